@@ -1,0 +1,23 @@
+/** Deep-merges a user config over defaults: objects merge key by key, everything else replaces. */
+export function mergeOverDefaults(defaults: unknown, user: unknown): unknown {
+  if (user === undefined || user === null) return structuredClone(defaults);
+  if (isPlainObject(defaults) && isPlainObject(user)) {
+    const out: Record<string, unknown> = structuredClone(defaults);
+    for (const [k, v] of Object.entries(user)) out[k] = k in out ? mergeOverDefaults(out[k], v) : v;
+    return out;
+  }
+  return user;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** Freezes a config tree so components cannot change what they were given. */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
