@@ -64,7 +64,12 @@ interface FactoryBase<C> {
 
 export interface ReceiverFactory<C = any> extends FactoryBase<C> {
   readonly kind: 'receiver';
-  /** `next` has a consumer for each signal this receiver feeds in at least one pipeline. */
+  /**
+   * `next` has a consumer for each signal this receiver feeds in at least one pipeline. The
+   * service wraps `next` to count sonde_receiver_accepted_items_total and
+   * sonde_receiver_refused_items_total for everything pushed into it; a receiver counts only
+   * items it refuses before pushing (malformed input) in sonde_receiver_refused_items_total.
+   */
   create(settings: CreateSettings, config: C, next: Partial<Record<Signal, Consumer>>): Receiver;
 }
 

@@ -167,6 +167,7 @@ export function resolveConfig(src: YamlSource, findFactory: FindFactory = defaul
     }
   }
 
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
   if (problems.some((p) => p.severity === 'error')) return { config: undefined, problems };
   const keep = (kind: ComponentKind): Map<string, ResolvedComponent> =>
     new Map([...sections.get(kind)!].filter(([key]) => used.has(`${kind}:${key}`)));

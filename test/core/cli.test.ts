@@ -1,0 +1,183 @@
+// The CLI end to end: validate's exit codes and output, and `sonde run` with a real receiver
+// feeding the file exporter, stopped with SIGTERM and reloaded with SIGHUP.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
+import { freePort } from '../helpers/free-port.js';
+import { sampleTraces } from '../helpers/sample-data.js';
+import { SONDE_BIN, promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+
+const run = promisify(execFile);
+const data = (name: string): string => fileURLToPath(new URL(`testdata/${name}`, import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+async function sonde(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [SONDE_BIN, ...args], { cwd: repoRoot });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('sonde validate', () => {
+  it('accepts the shipped pipeline.config.yaml and prints the graph', async () => {
+    const r = await sonde(['validate', '--config', 'pipeline.config.yaml']);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pipelines:/);
+  });
+
+  it('exits 1 and prints the unknown type, the unknown key and the missing exporter, each with line and column', async () => {
+    const r = await sonde(['validate', '--config', data('three-problems.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/three-problems\.yaml:2:3: error: receivers\.nosuchreceiver: unknown receiver type/);
+    expect(r.stderr).toMatch(/three-problems\.yaml:7:5: error: processors\.batch\.send_batch_sise: unknown key/);
+    expect(r.stderr).toMatch(/three-problems\.yaml:16:26: error: .*exporter "otlp\/missing", which is not defined/);
+  });
+
+  it('says clearly when the file does not exist', async () => {
+    const r = await sonde(['validate', '--config', '/nonexistent/sonde.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SONDE_CONFIG_NOT_FOUND: cannot read config file \/nonexistent\/sonde.yaml/);
+  });
+
+  it('has --help on every command, and components and version work', async () => {
+    for (const cmd of ['run', 'validate', 'doctor', 'components', 'version']) {
+      const r = await sonde([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`Usage: sonde ${cmd}`));
+    }
+    const c = await sonde(['components']);
+    expect(c.stdout).toMatch(/processor\s+batch\s+beta/);
+    expect(c.stdout).toMatch(/exporter\s+file/);
+    expect((await sonde(['version'])).stdout).toMatch(/^sonde \d+\.\d+\.\d+/);
+    expect((await sonde(['frobnicate'])).code).toBe(1);
+  });
+});
+
+interface RunFixture {
+  dir: string;
+  configPath: string;
+  otlpPort: number;
+  adminPort: number;
+}
+
+function writeRunConfig(f: RunFixture, outFile: string): void {
+  writeFileSync(
+    f.configPath,
+    `receivers:
+  otlp:
+    protocols:
+      grpc: { enabled: false }
+      http: { endpoint: "127.0.0.1:${f.otlpPort}" }
+processors:
+  batch:
+    timeout: 10s
+exporters:
+  file:
+    path: ${outFile}
+service:
+  telemetry:
+    logs: { level: info }
+    metrics: { address: "127.0.0.1:${f.adminPort}" }
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [file]
+`,
+  );
+}
+
+async function postSpans(port: number, spans: number): Promise<number> {
+  const body = encodeOtlpRequest(sampleTraces(spans), 'json');
+  const r = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return r.status;
+}
+
+function spansInFile(path: string): { lines: number; spans: number } {
+  if (!existsSync(path)) return { lines: 0, spans: 0 };
+  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  let spans = 0;
+  for (const line of lines) {
+    const req = JSON.parse(line) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ traceId: string; spanId: string }> }> }> };
+    for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) {
+      expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(s.spanId).toMatch(/^[0-9a-f]{16}$/);
+      spans++;
+    }
+  }
+  return { lines: lines.length, spans };
+}
+
+describe('sonde run', () => {
+  let proc: SondeProcess | undefined;
+  afterEach(async () => {
+    if (proc && proc.child.exitCode === null) await proc.stop('SIGKILL');
+    proc = undefined;
+  });
+
+  async function fixture(): Promise<RunFixture> {
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-run-'));
+    return { dir, configPath: join(dir, 'sonde.yaml'), otlpPort: await freePort(), adminPort: await freePort() };
+  }
+
+  it('writes valid OTLP/JSON lines, and SIGTERM flushes the batch and exits 0 within 5 s', async () => {
+    const f = await fixture();
+    const out = join(f.dir, 'out.jsonl');
+    writeRunConfig(f, out);
+    proc = startSonde(['run', '--config', f.configPath]);
+    await waitForOk(`http://127.0.0.1:${f.adminPort}/readyz`, proc);
+    for (let i = 0; i < 5; i++) expect(await postSpans(f.otlpPort, 4)).toBe(200);
+    // The batch timeout is 10 s: nothing may be on disk yet; SIGTERM must flush it.
+    expect(spansInFile(out).spans).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${f.adminPort}/metrics`)).text();
+    expect(promValue(metrics, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(20);
+    const { code, ms } = await proc.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+    expect(spansInFile(out)).toEqual({ lines: 1, spans: 20 });
+  });
+
+  it('keeps the old pipelines running when SIGHUP brings a broken file, and applies a good one', async () => {
+    const f = await fixture();
+    const first = join(f.dir, 'first.jsonl');
+    const second = join(f.dir, 'second.jsonl');
+    writeRunConfig(f, first);
+    proc = startSonde(['run', '--config', f.configPath]);
+    await waitForOk(`http://127.0.0.1:${f.adminPort}/readyz`, proc);
+
+    writeFileSync(f.configPath, 'receivers:\n  otlp:\n    protocolz: {}\nservice:\n  pipelines: {}\n');
+    proc.child.kill('SIGHUP');
+    await expect.poll(() => proc!.stderr(), { timeout: 10_000 }).toMatch(/sonde\.yaml:3:5: error: receivers\.otlp\.protocolz: unknown key/);
+    const body = await (await fetch(`http://127.0.0.1:${f.adminPort}/metrics`)).text();
+    expect(promValue(body, 'sonde_config_reloads_total', { result: 'rejected' })).toBe(1);
+    expect(await postSpans(f.otlpPort, 3)).toBe(200);
+
+    writeRunConfig(f, second);
+    proc.child.kill('SIGHUP');
+    await expect
+      .poll(async () => promValue(await (await fetch(`http://127.0.0.1:${f.adminPort}/metrics`)).text(), 'sonde_config_reloads_total', { result: 'applied' }), { timeout: 15_000 })
+      .toBe(1);
+    // The reload stopped the old pipelines, which flushed the 3 spans to the first file.
+    expect(spansInFile(first).spans).toBe(3);
+    await expect.poll(async () => postSpans(f.otlpPort, 2).catch(() => 0), { timeout: 10_000 }).toBe(200);
+    const { code } = await proc.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(spansInFile(second).spans).toBe(2);
+  });
+
+  it('exits 1 with the problems when the config is invalid at start', async () => {
+    const r = await sonde(['run', '--config', data('three-problems.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SONDE_CONFIG_INVALID/);
+    expect(r.stderr).toMatch(/unknown receiver type "nosuchreceiver"/);
+  });
+});
