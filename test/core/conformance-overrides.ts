@@ -1,14 +1,30 @@
 // Config for the conformance test where a component's defaults cannot run in a sandbox
 // (required paths, fixed ports, external servers). Keyed by component type. Every registered
 // component is tested whether or not it appears here.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'sonde-conformance-'));
 
+// k8sattributes needs credentials to start; point it at a closed local port, which it must
+// tolerate (API down = keep running with what it knows).
+const kubeconfig = join(dir, 'kubeconfig');
+writeFileSync(
+  kubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "http://127.0.0.1:9", insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: { token: conformance } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`,
+);
+process.env.KUBECONFIG = kubeconfig;
+
 export const CONFORMANCE_OVERRIDES: Record<string, Record<string, unknown>> = {
   file: { path: join(dir, 'out.jsonl') },
+  k8sattributes: { auth_type: 'kubeConfig', filter: { node: 'conformance' } },
   prometheus: { endpoint: '127.0.0.1:0' },
   prometheusremotewrite: { endpoint: 'http://127.0.0.1:9/api/v1/write', retry_on_failure: { enabled: false } },
 };

@@ -1,0 +1,111 @@
+import type { Consumer, CreateSettings } from '../../src/component/types.js';
+import type { Attributes, MetricsBatch, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import { AggregationTemporality, SpanKind } from '../../src/pdata/types.js';
+import { createSilentLogger } from '../../src/telemetry/logger.js';
+import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+
+export class CollectingConsumer implements Consumer {
+  readonly mutatesData = false;
+  readonly batches: TelemetryBatch[] = [];
+  async consume(batch: TelemetryBatch): Promise<void> {
+    this.batches.push(batch);
+  }
+  last(): TelemetryBatch {
+    const b = this.batches.at(-1);
+    if (!b) throw new Error('no batch received');
+    return b;
+  }
+}
+
+export function settings(key = 'k8sattributes', telemetry = new SelfTelemetry({ processMetrics: false })): CreateSettings & { pipeline: string } {
+  const [type, name = ''] = key.split('/');
+  return {
+    id: { type: type!, name, key },
+    logger: createSilentLogger(),
+    telemetry,
+    configDir: process.cwd(),
+    backpressure: { shouldRefuse: () => false },
+    pipeline: 'metrics',
+  };
+}
+
+/** A metrics batch shaped like the ebpf receiver's: one resource, one sonde.tcp.connections sum. */
+export function tcpBatch(
+  resource: Attributes,
+  points: Attributes[] = [{ 'network.tcp.direction': 'outbound', 'server.address': '10.0.0.1', 'server.port': 80 }],
+  scope = 'sonde.ebpf.tcp',
+): MetricsBatch {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return {
+    signal: 'metrics',
+    resourceMetrics: [
+      {
+        resource: { attributes: { ...resource } },
+        scopeMetrics: [
+          {
+            scope: { name: scope },
+            metrics: [
+              {
+                name: 'sonde.tcp.connections',
+                unit: '{connection}',
+                type: 'sum',
+                aggregationTemporality: AggregationTemporality.CUMULATIVE,
+                isMonotonic: true,
+                dataPoints: points.map((attributes) => ({ attributes: { ...attributes }, startTimeUnixNano: now - 10_000_000_000n, timeUnixNano: now, value: 1, isInt: true })),
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function spanBatch(resource: Attributes, kind: SpanKind, attributes: Attributes): TracesBatch {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return {
+    signal: 'traces',
+    resourceSpans: [
+      {
+        resource: { attributes: { ...resource } },
+        scopeSpans: [
+          {
+            scope: { name: 'sonde.ebpf.http' },
+            spans: [
+              {
+                traceId: '0af7651916cd43dd8448eb211c80319c',
+                spanId: 'b7ad6b7169203331',
+                name: 'GET',
+                kind,
+                startTimeUnixNano: now - 1_000_000n,
+                endTimeUnixNano: now,
+                attributes: { ...attributes },
+                events: [],
+                links: [],
+                status: { code: 0 },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function resourceAttrs(b: TelemetryBatch): Attributes {
+  return b.signal === 'metrics' ? b.resourceMetrics[0]!.resource.attributes : b.resourceSpans[0]!.resource.attributes;
+}
+
+export function pointAttrs(b: TelemetryBatch): Attributes {
+  return b.signal === 'metrics' ? b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!.attributes : b.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
+}
+
+/** Poll `check` until it returns true; bounded by `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
