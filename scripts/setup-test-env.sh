@@ -28,4 +28,82 @@ pkill -x prometheus >/dev/null 2>&1 || true
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
+# --- OTLP end to end: Jaeger v2 (test/otlp) -----------------------------------------------------
+# openssl makes throwaway certificates for the TLS tests.
+dpkg-query -W -f='${Status}' openssl 2>/dev/null | grep -q 'install ok installed' || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+# Jaeger is built from its Go module into .cache/bin once (10 to 20 minutes on 2 busy cores);
+# later runs reuse the binary.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup-test-env: Go (1.24 or newer) is needed to build Jaeger for the OTLP tests" >&2
+  exit 1
+fi
+bash scripts/jaeger.sh install
+
+# --- Prometheus exporters (test/prometheus) -----------------------------------------------------
+# The `prometheus` package above; tests run their own instance on a free 127.0.0.1 port with a temp
+# TSDB and --web.enable-remote-write-receiver (Prometheus 2.33 or newer; Debian 12 ships 2.42).
+bash scripts/prometheus.sh check
+
+# --- eBPF HTTP capture (test/ebpf/http-*.test.ts) -----------------------------------------------
+# curl, nginx-light and python3 come from the package list above; the tests start their own nginx
+# (master_process off, temp prefix) on 127.0.0.1. The cgroup filter test needs a writable cgroup2
+# hierarchy: systemd hosts have one; elsewhere mount it (hybrid layout when v1 owns /sys/fs/cgroup).
+if ! awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/self/mounts; then
+  if mountpoint -q /sys/fs/cgroup; then
+    mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified
+  else
+    mount -t cgroup2 none /sys/fs/cgroup
+  fi
+fi
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { echo "setup-test-env: nginx missing (nginx-light)" >&2; exit 1; }
+
+# --- eBPF receiver: libbpf layer and TCP capture (test/ebpf/, issue 3) ----------------------------
+# clang, llvm, libbpf-dev, bpftool and libbpf1 come from the package list above; tracefs is mounted
+# above. The tests load bpf/out/*.bpf.o rebuilt from source here (and by `npm run build:bpf`).
+for tool in clang llvm-strip bpftool; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "setup-test-env: $tool missing (clang llvm bpftool)" >&2; exit 1; }
+done
+ldconfig -p | grep -q 'libbpf\.so\.1 ' || { echo "setup-test-env: libbpf.so.1 missing (libbpf1)" >&2; exit 1; }
+[ -r /sys/kernel/btf/vmlinux ] || echo "setup-test-env: WARNING: /sys/kernel/btf/vmlinux missing: eBPF tests will fail (kernel without BTF)" >&2
+bash bpf/build.sh
+
+# --- k8sattributes / resourcedetection processors (test/k8s, test/resourcedetection, issue 7) -----
+# No cluster needed: the tests run their own fake Kubernetes API server on 127.0.0.1 and reach it
+# through a temp kubeconfig. The cgroup association tests create pod-layout cgroups under the
+# writable cgroup2 hierarchy mounted in the eBPF HTTP section above (root required); the v1 case
+# runs only where a v1 `pids` hierarchy exists. /bin/sleep (coreutils) is the test child.
+awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/self/mounts || { echo "setup-test-env: no cgroup2 hierarchy mounted" >&2; exit 1; }
+[ -x /bin/sleep ] || { echo "setup-test-env: /bin/sleep missing (coreutils)" >&2; exit 1; }
+
+# --- Deployment: systemd unit, Kubernetes manifests (test/deploy, issue 10) ---------------------
+# systemd-analyze (package systemd; works without a running systemd), util-linux (unshare, nsenter,
+# setpriv, findmnt) and overlayfs for the sandboxed runs (install.sh and Sonde run in private
+# mount and network namespaces, so the host gets no user, no /opt/sonde), kustomize (Go module)
+# and kubernetes-validate (PyPI; ships the Kubernetes JSON schemas up to 1.37) in
+# /usr/local/lib/sonde-test-tools. Versions pinned; reinstalled only when
+# missing or different.
+DEPLOY_TOOLS=/usr/local/lib/sonde-test-tools
+KUSTOMIZE_VERSION=v5.5.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
+deploy_missing=()
+for p in systemd util-linux python3-venv iproute2 curl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || deploy_missing+=("$p")
+done
+if [ ${#deploy_missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${deploy_missing[@]}" >/dev/null
+fi
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "setup-test-env: overlayfs unavailable (test/deploy needs it)" >&2; exit 1; }
+# (`kustomize version` says "(devel)" for go-installed builds; the module version is in the binary.)
+if ! go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null | grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s"; then
+  echo "setup-test-env: building kustomize $KUSTOMIZE_VERSION"
+  GOBIN="$DEPLOY_TOOLS/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+if [ "$("$DEPLOY_TOOLS/venv/bin/kubernetes-validate" --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
+  echo "setup-test-env: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+  /usr/bin/python3 -m venv "$DEPLOY_TOOLS/venv"
+  "$DEPLOY_TOOLS/venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+
 echo "setup-test-env: ready"

@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { createLogger } from '../telemetry/logger.js';
 import { SelfTelemetry } from '../telemetry/self-telemetry.js';
 import { Supervisor, describeError } from '../service/supervisor.js';
+import { processMemoryPressure } from '../service/memory-pressure.js';
 import { parseDuration } from '../config/units.js';
 import { sondeVersion } from './version.js';
 
@@ -62,7 +63,7 @@ export async function runCommand(file: string, shutdownTimeout: string, err: Out
   for (const w of warnings) err(formatProblem(w));
   const logger = createLogger(config.telemetry.logLevel);
   const telemetry = new SelfTelemetry();
-  const supervisor = new Supervisor({ configFile: file, logger, telemetry, shutdownTimeoutMs: parseDuration(shutdownTimeout) });
+  const supervisor = new Supervisor({ configFile: file, logger, telemetry, shutdownTimeoutMs: parseDuration(shutdownTimeout), backpressure: processMemoryPressure });
   try {
     await supervisor.start(config);
   } catch (e) {

@@ -3,7 +3,12 @@ export function mergeOverDefaults(defaults: unknown, user: unknown): unknown {
   if (user === undefined || user === null) return structuredClone(defaults);
   if (isPlainObject(defaults) && isPlainObject(user)) {
     const out: Record<string, unknown> = structuredClone(defaults);
-    for (const [k, v] of Object.entries(user)) out[k] = k in out ? mergeOverDefaults(out[k], v) : v;
+    for (const [k, v] of Object.entries(user)) {
+      // defineProperty, not assignment: a user key "__proto__" must stay a plain (unknown) key
+      // that the schema rejects, not replace the object's prototype.
+      const merged = Object.hasOwn(out, k) ? mergeOverDefaults(out[k], v) : v;
+      Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return user;

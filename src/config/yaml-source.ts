@@ -43,7 +43,15 @@ export function parseYamlSource(file: string, text: string, env: NodeJS.ProcessE
     });
   }
   if (doc.errors.length === 0) substituteEnv(doc, file, lineCounter, env, problems);
-  const value = doc.errors.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+  let value: unknown;
+  if (doc.errors.length === 0) {
+    // toJS resolves aliases and can still fail (an alias to an unknown anchor, an alias bomb).
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      problems.push({ severity: 'error', path: '', message: `YAML: ${(err as Error).message}`, file, line: 1, col: 1 });
+    }
+  }
   return { file, doc, lineCounter, value, problems };
 }
 

@@ -69,6 +69,106 @@ export const ERROR_CODES = {
     summary: 'The prometheus exporter could not listen on its scrape endpoint.',
     fix: 'Pick a free host:port in the exporter endpoint option or stop the process holding it.',
   },
+  SONDE_OTLP_MALFORMED: {
+    summary: 'An OTLP request was not a valid export request (bad protobuf, truncated body, invalid JSON, wrong id length, bad gzip).',
+    fix: 'The otlp receiver answered 400 / INVALID_ARGUMENT and counted it in sonde_receiver_malformed_requests_total; check the sender\'s OTLP exporter, its encoding and Content-Type.',
+  },
+  SONDE_OTLP_TOO_LARGE: {
+    summary: 'An OTLP request body (compressed or decompressed) was larger than the receiver allows.',
+    fix: 'Send smaller batches, or raise protocols.http.max_request_body_size / protocols.grpc.max_recv_msg_size in the otlp receiver.',
+  },
+  SONDE_OTLP_UNSUPPORTED_MEDIA_TYPE: {
+    summary: 'An OTLP/HTTP request had a Content-Type or Content-Encoding the receiver does not accept (HTTP 415).',
+    fix: 'Use Content-Type application/x-protobuf or application/json, and Content-Encoding gzip, deflate or none.',
+  },
+  SONDE_OTLP_UNSUPPORTED_METRIC: {
+    summary: 'OTLP metrics of a type Sonde does not model (exponential histogram, summary) were dropped.',
+    fix: 'The sender was told through OTLP partial success and the points were counted in sonde_receiver_refused_items_total; export those metrics as explicit-bucket histograms instead.',
+  },
+  SONDE_OTLP_TLS_CONFIG: {
+    summary: 'An OTLP exporter could not read its TLS files (tls.ca_file, tls.cert_file, tls.key_file), or only one of cert_file / key_file was given.',
+    fix: 'Check the paths (relative paths are resolved from the config file\'s directory) and give cert_file and key_file together.',
+  },
+  SONDE_EXPORT_PARTIAL: {
+    summary: 'The backend accepted an export but rejected some of its items (OTLP partial success).',
+    fix: 'Rejected items are not retried and are counted in sonde_exporter_send_failed_items_total; the backend\'s message is logged.',
+  },
+  SONDE_EXPORTER_STOPPED: {
+    summary: 'Data reached an exporter that was already shut down (during shutdown or a reload).',
+    fix: 'Nothing to do at shutdown; the error is retryable, so senders such as OTLP clients retry against the new instance.',
+  },
+  SONDE_QUEUE_STORAGE_UNSUPPORTED: {
+    summary: 'sending_queue.storage_dir (persistent queue) is set, but this version of Sonde has only the in-memory queue.',
+    fix: 'Remove sending_queue.storage_dir from the exporter config.',
+  },
+  SONDE_QUEUE_STORAGE_FAILED: {
+    summary: 'The persistent queue (sending_queue.storage_dir) could not be opened, read or written.',
+    fix: 'Check that storage_dir is writable, has free space, and is not used by another Sonde process; the exporter refuses data (retryable) while writes fail.',
+  },
+  SONDE_QUEUE_ENTRY_TOO_LARGE: {
+    summary: 'One batch is larger than the persistent queue may hold on disk (sending_queue.max_size), so it can never be queued.',
+    fix: 'Raise sending_queue.max_size or make batches smaller (batch processor send_batch_max_size); the batch is refused and counted in sonde_exporter_enqueue_failed_items_total.',
+  },
+  SONDE_QUEUE_CORRUPT_ENTRY: {
+    summary: 'A record in the persistent queue could not be read back (damaged file, or written by an incompatible Sonde); it was deleted.',
+    fix: 'Its items are counted in sonde_exporter_send_failed_items_total; if it repeats, stop Sonde and remove the exporter directory under storage_dir.',
+  },
+  SONDE_MEMORY_LIMIT_EXCEEDED: {
+    summary: 'The memory_limiter processor refused data because Sonde is above its soft memory limit (limit minus spike); retryable.',
+    fix: 'Senders retry later; receivers answer 503 / UNAVAILABLE. Give Sonde more memory (limit_mib), lower the load, or make exporters faster; see sonde_processor_refused_items_total.',
+  },
+  SONDE_MEMORY_LIMITER_CONFIG: {
+    summary: 'The memory_limiter settings are inconsistent (no limit set, spike not below the limit, or both MiB and percentage limits set).',
+    fix: 'Set limit_mib (with spike_limit_mib below it) or limit_percentage (with spike_limit_percentage below it), not both.',
+  },
+  SONDE_K8S_AUTH: {
+    summary: 'The k8sattributes processor could not load Kubernetes credentials for its auth_type.',
+    fix: 'serviceAccount: run in a pod with a mounted service account token; kubeConfig: set KUBECONFIG or create ~/.kube/config with a current context.',
+  },
+  SONDE_K8S_NODE_UNKNOWN: {
+    summary: 'The k8sattributes processor does not know which node it runs on, so it watches every pod in the cluster.',
+    fix: 'Set the variable named by filter.node_from_env_var (default K8S_NODE_NAME) from the downward API (fieldRef spec.nodeName), or set filter.node.',
+  },
+  SONDE_K8S_API_UNAVAILABLE: {
+    summary: 'A Kubernetes list or watch failed (API server down, network, RBAC); Sonde retries with backoff and keeps the last known metadata.',
+    fix: 'Check sonde_k8s_api_up and sonde_k8s_watch_errors_total, the API server and the RBAC rules (get/list/watch on pods, replicasets, jobs, services, namespaces).',
+  },
+  SONDE_EBPF_CGROUP_NOT_FOUND: {
+    summary: 'A cgroup listed in the ebpf receiver\'s http.cgroups does not exist on the cgroup v2 hierarchy, so the HTTP capture cannot filter on it.',
+    fix: 'Use the path from the "0::" line of /proc/PID/cgroup of a process in that group (or an absolute path under the cgroup2 mount), and check that a cgroup v2 filesystem is mounted.',
+  },
+  SONDE_BPF_NO_BTF: {
+    summary: 'The kernel exposes no BTF (/sys/kernel/btf/vmlinux), so the eBPF receiver cannot load its CO-RE programs.',
+    fix: 'Run a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020); `sonde doctor` shows what is missing.',
+  },
+  SONDE_BPF_NO_PRIVILEGE: {
+    summary: 'The kernel refused to load or attach a BPF program: Sonde lacks the capabilities.',
+    fix: 'Run as root or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8); `sonde doctor` lists the effective capabilities.',
+  },
+  SONDE_BPF_TRACEFS_NOT_MOUNTED: {
+    summary: 'tracefs is not mounted at /sys/kernel/tracing and Sonde may not mount it; tracepoints cannot be attached.',
+    fix: 'Run `mount -t tracefs tracefs /sys/kernel/tracing` as root (Sonde does it itself when it runs as root), or mount the host path into the container.',
+  },
+  SONDE_BPF_LOAD_FAILED: {
+    summary: 'A BPF object could not be opened or the kernel verifier refused a program.',
+    fix: 'Check that bpf/out/*.bpf.o exist (`npm run build:bpf`); the libbpf lines in the message and in the debug log say what the verifier refused; `sonde doctor` shows what the kernel supports.',
+  },
+  SONDE_BPF_ATTACH_FAILED: {
+    summary: 'A loaded BPF program could not be attached to its hook (tracepoint, kprobe, fentry, uprobe).',
+    fix: 'The kernel may lack the hook; `sonde doctor` shows which hooks work. Sonde falls back along its hook ladder where it can.',
+  },
+  SONDE_BPF_NOT_SUPPORTED: {
+    summary: 'This kernel lacks a BPF feature Sonde needs (program or map type, helper).',
+    fix: 'Use a newer kernel (5.8+ for ring buffers); `sonde doctor` lists the features that will work here.',
+  },
+  SONDE_BPF_LIBBPF_MISSING: {
+    summary: 'libbpf.so.1 could not be loaded.',
+    fix: 'Install libbpf 1.1 or newer (Debian/Ubuntu: `apt-get install libbpf1`).',
+  },
+  SONDE_BPF_MAP_FAILED: {
+    summary: 'A BPF map operation (resize, update, lookup, mmap of a ring buffer) failed.',
+    fix: 'Check the message for the errno; a ring_buffer_size must be a power of two and at least one page.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES | `SONDE_${string}`;

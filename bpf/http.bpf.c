@@ -1,0 +1,619 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/*
+ * HTTP/1.x on plain-text sockets from syscall tracepoints only (no kprobes, no fentry).
+ *
+ *   sent data:     sys_enter_write / writev / sendto / sendmsg   (buffer readable at entry)
+ *   received data: sys_enter_read / readv / recvfrom / recvmsg saves the buffer per thread,
+ *                  sys_exit_* inspects it once the byte count is known
+ *   fd reuse:      sys_enter_close forgets the fd's state
+ *
+ * Per (tgid, fd) the LRU map `http_conns` remembers the connection's role (server or client,
+ * fixed by its first message), whether a request is waiting for its response, and the request
+ * head bytes. A response is only recognised while a request is pending on that fd, and a request
+ * only on an fd that is not known to play the other role, so body bytes of large messages (which
+ * carry no pending state) are never taken for new messages. One record per exchange goes to the
+ * ring buffer when the response's status line is seen.
+ *
+ * Cheap early exits: the process, comm and cgroup filters are checked before any
+ * user memory is read; only 16 bytes are read to classify a message; the connection tuple is
+ * looked up (CO-RE walk task->files->fdt->fd[fd]->private_data->sk) once per request.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "common.h"
+#include "http.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile __u32 filter_flags = 0;
+const volatile __u32 self_tgid = 0;                          /* never capture Sonde itself */
+const volatile __u64 pending_timeout_ns = 10000000000ULL;    /* an unanswered request may be replaced after this */
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define HTTP_MAX_IOV 4
+
+#define SRC_PLAIN 0
+#define SRC_IOV 1
+
+struct conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct http_conn {
+	__u64 start_ns;
+	__u64 sk;
+	__u32 req_len;
+	__u8 role;
+	__u8 pending;
+	__u8 hdr_done;
+	__u8 family;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u32 pad;
+	/* Twice the cap so that "offset < cap" plus "length <= cap" stays in bounds for the verifier. */
+	__u8 req[HTTP_REQ_CAP * 2];
+};
+
+/* A read-family call between entry and exit. */
+struct read_args {
+	__u64 buf; /* plain buffer, or struct iovec array */
+	__u32 fd;
+	__u32 src; /* SRC_PLAIN or SRC_IOV */
+	__u64 iovcnt;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} http_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct conn_key);
+	__type(value, struct http_conn);
+} http_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct read_args);
+} http_reads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[16]);
+	__type(value, __u8);
+} comm_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_filter SEC(".maps");
+
+/* A zeroed http_conn, too large for the stack, used to create map entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_conn);
+} http_zero SEC(".maps");
+
+static __always_inline int filter_rejects(void *map, void *key, __u32 include_flag)
+{
+	__u8 *v = bpf_map_lookup_elem(map, key);
+	if (v && *v == SONDE_HTTP_FILTER_EXCLUDE)
+		return 1;
+	if ((filter_flags & include_flag) && !(v && *v == SONDE_HTTP_FILTER_INCLUDE))
+		return 1;
+	return 0;
+}
+
+/* Process and cgroup filters: everything that can be decided before touching user memory. */
+static __always_inline int wanted(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return 0;
+	if (!(filter_flags & SONDE_HTTP_FILTER_ACTIVE))
+		return 1;
+	if (filter_rejects(&pid_filter, &tgid, SONDE_HTTP_FILTER_PID_INCLUDE))
+		return 0;
+	if (filter_flags & SONDE_HTTP_FILTER_CGROUP_INCLUDE) {
+		/* the task's cgroup v2 or any of its ancestors must be listed */
+		int found = 0;
+		for (int level = 0; level < 16; level++) {
+			__u64 cg = bpf_get_current_ancestor_cgroup_id(level);
+			if (!cg)
+				break;
+			if (bpf_map_lookup_elem(&cgroup_filter, &cg)) {
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	char comm[16] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (filter_rejects(&comm_filter, comm, SONDE_HTTP_FILTER_COMM_INCLUDE))
+		return 0;
+	return 1;
+}
+
+#define KIND_OTHER 0
+#define KIND_REQUEST 1
+#define KIND_RESPONSE 2
+
+static __always_inline int is_method(const char *p)
+{
+	switch (p[0]) {
+	case 'G': return p[1] == 'E' && p[2] == 'T' && p[3] == ' ';
+	case 'P':
+		if (p[1] == 'U' && p[2] == 'T' && p[3] == ' ')
+			return 1;
+		if (p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ')
+			return 1;
+		return p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' && p[5] == ' ';
+	case 'H': return p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ';
+	case 'D': return p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E' && p[6] == ' ';
+	case 'O': return p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N' && p[6] == 'S' && p[7] == ' ';
+	case 'C': return p[1] == 'O' && p[2] == 'N' && p[3] == 'N' && p[4] == 'E' && p[5] == 'C' && p[6] == 'T' && p[7] == ' ';
+	case 'T': return p[1] == 'R' && p[2] == 'A' && p[3] == 'C' && p[4] == 'E' && p[5] == ' ';
+	}
+	return 0;
+}
+
+static __always_inline int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Reads up to 16 bytes at ptr and classifies them. *status receives a response's code.
+ * A request is recognised from its first 4 bytes on (a head may arrive in small pieces); a
+ * response needs its 12-byte status prefix ("HTTP/1.1 200") in the first piece.
+ */
+static __always_inline int classify(const void *ptr, __u64 len, __u16 *status)
+{
+	char p[16] = {};
+	if (len < 4)
+		return KIND_OTHER;
+	__u32 n = len < sizeof(p) ? (__u32)len : sizeof(p);
+	if (n > sizeof(p))
+		n = sizeof(p);
+	if (bpf_probe_read_user(p, n, ptr))
+		return KIND_OTHER;
+	if (len >= 12 && p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' &&
+	    p[6] == '.' && p[8] == ' ' && is_digit(p[9]) && is_digit(p[10]) && is_digit(p[11])) {
+		*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		return KIND_RESPONSE;
+	}
+	return is_method(p) ? KIND_REQUEST : KIND_OTHER;
+}
+
+/* The first segment of the data: the buffer itself, or the first non-empty iovec. */
+static __always_inline int first_segment(__u64 buf, __u32 src, __u64 iovcnt, __u64 total,
+					 const void **ptr, __u64 *len)
+{
+	if (src == SRC_PLAIN) {
+		*ptr = (const void *)buf;
+		*len = total;
+		return 0;
+	}
+	struct iovec iov;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (i >= iovcnt)
+			return -1;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(buf + i * sizeof(iov))))
+			return -1;
+		if (iov.iov_len == 0)
+			continue;
+		*ptr = iov.iov_base;
+		*len = iov.iov_len < total ? iov.iov_len : total;
+		return 0;
+	}
+	return -1;
+}
+
+static __always_inline void append(struct http_conn *c, const void *ptr, __u64 len)
+{
+	__u32 off = c->req_len;
+	if (off >= HTTP_REQ_CAP || len == 0)
+		return;
+	__u32 n = HTTP_REQ_CAP - off;
+	if (len < n)
+		n = len;
+	off &= HTTP_REQ_CAP - 1;
+	if (n > HTTP_REQ_CAP)
+		n = HTTP_REQ_CAP;
+	bpf_probe_read_user(&c->req[off], n, ptr);
+	c->req_len = off + n;
+}
+
+/* Appends the data (all iovecs, up to the cap); marks the head complete when it ends in CRLFCRLF. */
+static __always_inline void append_data(struct http_conn *c, __u64 buf, __u32 src, __u64 iovcnt, __u64 total)
+{
+	if (src == SRC_PLAIN) {
+		append(c, (const void *)buf, total);
+		if (total >= 4) {
+			__u32 tail = 0;
+			bpf_probe_read_user(&tail, 4, (const void *)(buf + total - 4));
+			if (tail == 0x0a0d0a0d) /* "\r\n\r\n" little-endian */
+				c->hdr_done = 1;
+		}
+	} else {
+		struct iovec iov;
+		__u64 left = total;
+#pragma unroll
+		for (int i = 0; i < HTTP_MAX_IOV; i++) {
+			if (i >= iovcnt || left == 0)
+				break;
+			if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(buf + i * sizeof(iov))))
+				break;
+			__u64 n = iov.iov_len < left ? iov.iov_len : left;
+			append(c, iov.iov_base, n);
+			left -= n;
+		}
+	}
+	if (c->req_len >= HTTP_REQ_CAP)
+		c->hdr_done = 1;
+}
+
+/* CO-RE walk task->files->fdt->fd[fd]->private_data (struct socket)->sk; 0 if not a socket. */
+static __always_inline struct sock *fd_sock(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* Fills the connection tuple. Returns the struct sock pointer, 0 if not an inet socket. */
+static __always_inline __u64 fill_tuple(struct http_conn *c, __u32 fd)
+{
+	struct sock *sk = fd_sock(fd);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__builtin_memset(c->local_addr, 0, 16);
+	__builtin_memset(c->remote_addr, 0, 16);
+	if (family == AF_INET) {
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->remote_addr, 4, &sk->__sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return 0;
+	}
+	c->family = family;
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return (__u64)sk;
+}
+
+/* The server's port: ours when we serve, the peer's when we are the client. */
+static __always_inline int port_wanted(struct http_conn *c, __u8 role)
+{
+	if (!(filter_flags & SONDE_HTTP_FILTER_ACTIVE))
+		return 1;
+	__u16 port = role == HTTP_ROLE_SERVER ? c->local_port : c->remote_port;
+	return !filter_rejects(&port_filter, &port, SONDE_HTTP_FILTER_PORT_INCLUDE);
+}
+
+/* A request starts on this fd, seen in `role`. */
+static __always_inline void start_request(struct conn_key *key, __u8 role,
+					  __u64 buf, __u32 src, __u64 iovcnt, __u64 total)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns, key);
+	if (c) {
+		if (c->role != role && c->role != HTTP_ROLE_NONE) {
+			/* Body bytes of a message in the other direction, or an ignored connection,
+			 * unless the fd now holds another socket (a close we did not see, dup2). */
+			if ((__u64)fd_sock(key->fd) == c->sk)
+				return;
+			c->role = HTTP_ROLE_NONE;
+			c->pending = 0;
+		}
+		if (c->pending && now - c->start_ns < pending_timeout_ns)
+			return; /* pipelining or a body that looks like a request: keep the pending one */
+	} else {
+		__u32 zero = 0;
+		struct http_conn *z = bpf_map_lookup_elem(&http_zero, &zero);
+		if (!z)
+			return;
+		bpf_map_update_elem(&http_conns, key, z, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&http_conns, key);
+		if (!c)
+			return;
+	}
+	__u64 sk = fill_tuple(c, key->fd);
+	if (!sk) {
+		bpf_map_delete_elem(&http_conns, key);
+		return;
+	}
+	c->sk = sk;
+	if (!port_wanted(c, role)) {
+		c->role = HTTP_ROLE_IGNORED;
+		c->pending = 0;
+		return;
+	}
+	c->role = role;
+	c->pending = 1;
+	c->hdr_done = 0;
+	c->req_len = 0;
+	c->start_ns = now;
+	append_data(c, buf, src, iovcnt, total);
+}
+
+/* The response's status line arrived on this fd: emit the exchange if a request is pending. */
+static __always_inline void finish_request(struct conn_key *key, __u8 role, __u16 status)
+{
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns, key);
+	if (!c || !c->pending || c->role != role)
+		return;
+	if (status < 200)
+		return; /* 1xx interim response: the final one follows */
+	c->pending = 0;
+
+	struct http_event *e = sonde_reserve(&http_events, sizeof(*e), SONDE_EVENT_HTTP_EXCHANGE,
+					     SONDE_HTTP_SLOT_EXCHANGE);
+	if (!e)
+		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->start_ns = c->start_ns;
+	e->end_ns = e->hdr.ts_ns;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->tgid = pid_tgid >> 32;
+	e->pid = (__u32)pid_tgid;
+	e->fd = key->fd;
+	e->status = status;
+	e->role = role;
+	e->family = c->family;
+	__builtin_memcpy(e->local_addr, c->local_addr, 16);
+	__builtin_memcpy(e->remote_addr, c->remote_addr, 16);
+	e->local_port = c->local_port;
+	e->remote_port = c->remote_port;
+	__u32 len = c->req_len;
+	e->req_len = len > HTTP_REQ_CAP ? HTTP_REQ_CAP : len;
+	e->flags = c->hdr_done && len >= HTTP_REQ_CAP ? HTTP_FLAG_REQ_TRUNCATED : 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
+	bpf_probe_read_kernel(e->req, HTTP_REQ_CAP, c->req);
+	c->req_len = 0;
+	sonde_submit(&http_events, e);
+}
+
+/* Data moving through fd: dir_read = 1 for received bytes, 0 for sent bytes. */
+static __always_inline void on_data(__u32 tgid, __u32 fd, int dir_read,
+				    __u64 buf, __u32 src, __u64 iovcnt, __u64 total)
+{
+	const void *ptr = 0;
+	__u64 len = 0;
+	__u16 status = 0;
+	struct conn_key key = { .tgid = tgid, .fd = fd };
+
+	if (first_segment(buf, src, iovcnt, total, &ptr, &len))
+		return;
+	int kind = classify(ptr, len, &status);
+	__u8 req_role = dir_read ? HTTP_ROLE_SERVER : HTTP_ROLE_CLIENT;
+	__u8 resp_role = dir_read ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
+
+	if (kind == KIND_REQUEST) {
+		start_request(&key, req_role, buf, src, iovcnt, total);
+	} else if (kind == KIND_RESPONSE) {
+		finish_request(&key, resp_role, status);
+	} else {
+		/* The rest of a request head split over several calls. */
+		struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
+		if (c && c->pending && c->role == req_role && !c->hdr_done)
+			append_data(c, buf, src, iovcnt, total);
+	}
+}
+
+/* ---- sent data: syscall entry ---------------------------------------------------------- */
+
+static __always_inline int on_send(struct trace_event_raw_sys_enter *ctx, __u32 src)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!wanted(tgid))
+		return 0;
+	__u32 fd = (__u32)ctx->args[0];
+	__u64 buf = ctx->args[1];
+	__u64 count = ctx->args[2];
+	__u64 total = count;
+	if (src == SRC_IOV) {
+		/* writev: sum the iovec lengths we will look at */
+		struct iovec iov;
+		total = 0;
+#pragma unroll
+		for (int i = 0; i < HTTP_MAX_IOV; i++) {
+			if (i >= count)
+				break;
+			if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(buf + i * sizeof(iov))))
+				break;
+			total += iov.iov_len;
+		}
+	}
+	on_data(tgid, fd, 0, buf, src, count, total);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int http_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_send(ctx, SRC_PLAIN);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_send(ctx, SRC_PLAIN);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int http_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_send(ctx, SRC_IOV);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!wanted(tgid))
+		return 0;
+	struct user_msghdr msg;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+		return 0;
+	__u64 buf = (__u64)msg.msg_iov;
+	__u64 count = msg.msg_iovlen;
+	struct iovec iov;
+	__u64 total = 0;
+#pragma unroll
+	for (int i = 0; i < HTTP_MAX_IOV; i++) {
+		if (i >= count)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(buf + i * sizeof(iov))))
+			break;
+		total += iov.iov_len;
+	}
+	on_data(tgid, (__u32)ctx->args[0], 0, buf, SRC_IOV, count, total);
+	return 0;
+}
+
+/* ---- received data: remember the buffer at entry, inspect at exit ----------------------- */
+
+static __always_inline int save_read(struct trace_event_raw_sys_enter *ctx, __u32 src, int is_msg)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted(pid_tgid >> 32))
+		return 0;
+	struct read_args a = { .fd = (__u32)ctx->args[0], .src = src };
+	if (is_msg) {
+		struct user_msghdr msg;
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+			return 0;
+		a.buf = (__u64)msg.msg_iov;
+		a.iovcnt = msg.msg_iovlen;
+	} else {
+		a.buf = ctx->args[1];
+		a.iovcnt = src == SRC_IOV ? ctx->args[2] : 1;
+	}
+	bpf_map_update_elem(&http_reads, &pid_tgid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_read_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct read_args *a = bpf_map_lookup_elem(&http_reads, &pid_tgid);
+	if (!a)
+		return 0;
+	struct read_args args = *a;
+	bpf_map_delete_elem(&http_reads, &pid_tgid);
+	long ret = ctx->ret;
+	if (ret <= 0)
+		return 0;
+	on_data(pid_tgid >> 32, args.fd, 1, args.buf, args.src, args.iovcnt, (__u64)ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int http_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_read(ctx, SRC_PLAIN, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_read(ctx, SRC_PLAIN, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int http_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_read(ctx, SRC_IOV, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_read(ctx, SRC_IOV, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int http_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_read_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_read_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int http_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_read_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_read_exit(ctx);
+}
+
+/* ---- fd reuse ---------------------------------------------------------------------------- */
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int http_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!wanted(tgid))
+		return 0;
+	struct conn_key key = { .tgid = tgid, .fd = (__u32)ctx->args[0] };
+	bpf_map_delete_elem(&http_conns, &key);
+	return 0;
+}

@@ -1,0 +1,142 @@
+// Shared pieces of the eBPF receiver tests: settings, a capturing consumer, a child process that
+// makes TCP connections, and lookups in captured metrics.
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Consumer, CreateSettings } from '../../src/component/types.js';
+import type { Attributes, HistogramDataPoint, MetricsBatch, NumberDataPoint, ResourceMetrics, TelemetryBatch } from '../../src/pdata/types.js';
+import { createSilentLogger } from '../../src/telemetry/logger.js';
+import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+
+export function makeSettings(telemetry = new SelfTelemetry({ processMetrics: false }), name = 'test'): CreateSettings {
+  return {
+    id: { type: 'ebpf', name, key: `ebpf/${name}` },
+    logger: createSilentLogger(),
+    telemetry,
+    configDir: process.cwd(),
+    backpressure: { shouldRefuse: () => false },
+  };
+}
+
+/** Keeps every metrics batch; optionally takes `delayMs` to accept each (a slow exporter). */
+export class CapturingConsumer implements Consumer {
+  readonly mutatesData = false;
+  readonly batches: MetricsBatch[] = [];
+  constructor(private readonly delayMs = 0) {}
+  async consume(batch: TelemetryBatch): Promise<void> {
+    if (batch.signal === 'metrics') this.batches.push(batch);
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+  }
+  /** The newest batch's resources (metrics are cumulative: the last batch has everything). */
+  latest(): ResourceMetrics[] {
+    return this.batches.at(-1)?.resourceMetrics ?? [];
+  }
+}
+
+export function resourceOf(rms: ResourceMetrics[], pid: number): ResourceMetrics | undefined {
+  return rms.find((r) => r.resource.attributes['process.pid'] === pid);
+}
+
+function matches(attrs: Attributes, want: Attributes): boolean {
+  return Object.entries(want).every(([k, v]) => attrs[k] === v);
+}
+
+/** Sum of a counter's points in one resource whose attributes include `want`. */
+export function sumOf(rm: ResourceMetrics | undefined, name: string, want: Attributes = {}): number {
+  if (!rm) return 0;
+  let total = 0;
+  for (const sm of rm.scopeMetrics)
+    for (const m of sm.metrics) {
+      if (m.name !== name || m.type !== 'sum') continue;
+      for (const p of m.dataPoints as NumberDataPoint[]) if (matches(p.attributes, want)) total += p.value;
+    }
+  return total;
+}
+
+export function histogramsOf(rm: ResourceMetrics | undefined, name: string, want: Attributes = {}): HistogramDataPoint[] {
+  if (!rm) return [];
+  const out: HistogramDataPoint[] = [];
+  for (const sm of rm.scopeMetrics)
+    for (const m of sm.metrics) {
+      if (m.name !== name || m.type !== 'histogram') continue;
+      for (const p of m.dataPoints) if (matches(p.attributes, want)) out.push(p);
+    }
+  return out;
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return cond();
+}
+
+// The child: makes `ok` connects that send `send` bytes and read `expect` bytes each, then
+// `refused` connects to a closed port; `concurrency` at a time. Prints a JSON summary.
+const CHILD = `
+import net from 'node:net';
+const [host, okPort, closedPort, ok, refused, send, expect, concurrency] = process.argv.slice(2);
+const payload = Buffer.alloc(Number(send), 120);
+let okDone = 0, refusedDone = 0, errors = 0;
+function one(port, wantData) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port: Number(port) });
+    let got = 0;
+    s.on('connect', () => { if (wantData) s.write(payload); else s.end(); });
+    s.on('data', (d) => { got += d.length; if (got >= Number(expect)) s.end(); });
+    s.on('error', (e) => { if (e.code === 'ECONNREFUSED') refusedDone++; else errors++; resolve(); });
+    s.on('close', (hadError) => { if (!hadError && wantData && got === Number(expect)) okDone++; resolve(); });
+  });
+}
+async function run(n, port, wantData) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(Number(concurrency), n) }, async () => {
+    while (next < n) { next++; await one(port, wantData); }
+  });
+  await Promise.all(workers);
+}
+const t0 = Date.now();
+await run(Number(ok), okPort, true);
+await run(Number(refused), closedPort, false);
+process.stdout.write(JSON.stringify({ pid: process.pid, ok: okDone, refused: refusedDone, errors, wallMs: Date.now() - t0 }));
+`;
+
+let childPath: string | undefined;
+
+export interface ChildResult {
+  pid: number;
+  ok: number;
+  refused: number;
+  errors: number;
+  wallMs: number;
+}
+
+export function runConnectChild(args: {
+  host: string;
+  okPort: number;
+  closedPort: number;
+  ok: number;
+  refused: number;
+  send: number;
+  expect: number;
+  concurrency?: number;
+}): Promise<ChildResult> {
+  if (!childPath) {
+    childPath = join(mkdtempSync(join(tmpdir(), 'sonde-ebpf-')), 'connect-child.mjs');
+    writeFileSync(childPath, CHILD);
+  }
+  const argv = [childPath, args.host, String(args.okPort), String(args.closedPort), String(args.ok), String(args.refused), String(args.send), String(args.expect), String(args.concurrency ?? 8)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`connect child exited with ${code}`));
+      else resolve(JSON.parse(out) as ChildResult);
+    });
+  });
+}

@@ -1,0 +1,63 @@
+// Connect timeouts and SYN retransmits, in a private network namespace (its own loopback and
+// tcp_syn_retries=1, so nothing on the host is touched): a listener that never accepts fills its
+// queue, later SYNs are dropped, the client retransmits them and gives up with ETIMEDOUT.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
+import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
+import { requireBpf } from './bpf-available.js';
+import { CapturingConsumer, makeSettings, resourceOf, sumOf, waitFor } from './harness.js';
+
+const PORT = 9999; // inside the private namespace
+const CLIENT = `
+import net from 'node:net';
+const port = Number(process.argv[2]), n = Number(process.argv[3]);
+let timeout = 0, ok = 0, other = 0;
+await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('connect', () => { ok++; s.destroy(); });
+  s.on('error', (e) => { if (e.code === 'ETIMEDOUT') timeout++; else other++; });
+  s.on('close', resolve);
+})));
+process.stdout.write(JSON.stringify({ pid: process.pid, ok, timeout, other }));
+`;
+
+describe('ebpf receiver: connect timeouts and retransmits (private netns, real kernel)', () => {
+  const bpf = requireBpf();
+
+  it.runIf(bpf.ok)('reports outcome timeout and counts the SYN retransmits, attributed to the client', async () => {
+    const consumer = new CapturingConsumer();
+    const cfg: EbpfConfig = { ...ebpfReceiverFactory.createDefaultConfig(), collection_interval: '1s' };
+    const receiver = ebpfReceiverFactory.create(makeSettings(undefined, 'timeout'), cfg, { metrics: consumer });
+    await receiver.start();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'sonde-timeout-'));
+      writeFileSync(join(dir, 'client.mjs'), CLIENT);
+      const script = [
+        'ip link set lo up',
+        'sysctl -qw net.ipv4.tcp_syn_retries=1',
+        `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${PORT})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
+        'sleep 0.3',
+        `"${process.execPath}" ${join(dir, 'client.mjs')} ${PORT} 6`,
+        'kill $! 2>/dev/null; true',
+      ].join('\n');
+      const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+      const child = JSON.parse(out) as { pid: number; ok: number; timeout: number; other: number };
+      expect(child.timeout).toBeGreaterThan(0);
+      expect(child.ok + child.timeout + child.other).toBe(6);
+
+      const at = (outcome: string) => ({ 'network.tcp.direction': 'outbound', 'sonde.tcp.outcome': outcome, 'server.port': PORT, 'server.address': '127.0.0.1' });
+      await waitFor(() => sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', at('timeout')) >= child.timeout, 5000);
+      const rm = resourceOf(consumer.latest(), child.pid);
+      expect(sumOf(rm, 'sonde.tcp.connections', at('timeout'))).toBe(child.timeout);
+      expect(sumOf(rm, 'sonde.tcp.connections', at('success'))).toBe(child.ok);
+      // every timed-out connect retransmitted its SYN at least once (tcp_syn_retries=1)
+      expect(sumOf(rm, 'sonde.tcp.retransmits', { 'server.port': PORT, 'server.address': '127.0.0.1' })).toBeGreaterThanOrEqual(child.timeout);
+    } finally {
+      await receiver.shutdown();
+    }
+  });
+});
