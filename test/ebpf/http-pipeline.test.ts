@@ -97,7 +97,7 @@ describe('http pipeline', () => {
     feed({ role: L.ROLE_SERVER, status: 503, startNs: 1_000n, endNs: 2_501_000n, request: 'POST /users/42/orders?card=1234 HTTP/1.1\r\nHost: shop.local:8080\r\n\r\n', comm: 'node', tgid: 321 });
     const t = p.takeSpans()!;
     expect(t.resourceSpans).toHaveLength(1);
-    expect(t.resourceSpans[0]!.resource.attributes).toEqual({ 'service.name': 'node', 'process.pid': 321, 'process.executable.name': 'node', 'host.name': 'testhost' });
+    expect(t.resourceSpans[0]!.resource.attributes).toEqual({ 'service.name': 'node', 'service.instance.id': 'testhost:321', 'process.pid': 321, 'process.executable.name': 'node', 'host.name': 'testhost' });
     const span = t.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
     expect(span.name).toBe('POST /users/{id}/orders');
     expect(span.kind).toBe(SpanKind.SERVER);

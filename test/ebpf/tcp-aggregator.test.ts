@@ -36,7 +36,7 @@ describe('TcpAggregator', () => {
     const rms = agg.collect();
     expect(rms).toHaveLength(2);
     const curl = resourceOf(rms, 10)!;
-    expect(curl.resource.attributes).toEqual({ 'service.name': 'curl', 'process.pid': 10, 'process.executable.name': 'curl', 'host.name': 'host-a' });
+    expect(curl.resource.attributes).toEqual({ 'service.name': 'curl', 'service.instance.id': 'host-a:10', 'process.pid': 10, 'process.executable.name': 'curl', 'host.name': 'host-a' });
     const conns = curl.scopeMetrics[0]!.metrics.find((m) => m.name === 'sonde.tcp.connections')!;
     expect(conns.type === 'sum' && conns.dataPoints.map((p) => p.attributes)).toContainEqual({
       'network.tcp.direction': 'outbound',

@@ -5,6 +5,7 @@
 // It knows nothing about libbpf: the receiver feeds it records and ships what it returns.
 
 import { hostname } from 'node:os';
+import { processResourceAttributes } from '../process-resource.js';
 import type { Attributes, MetricsBatch, Resource, ResourceMetrics, ResourceSpans, Span, TracesBatch } from '../../../pdata/types.js';
 import type { SelfTelemetry } from '../../../telemetry/self-telemetry.js';
 import { parseDuration } from '../../../config/units.js';
@@ -125,12 +126,7 @@ export class HttpPipeline {
         comm: ex.comm,
         key: `${ex.tgid}\u0000${ex.comm}`,
         resource: {
-          attributes: {
-            'service.name': ex.comm || 'unknown_service',
-            'process.pid': ex.tgid,
-            'process.executable.name': ex.comm,
-            'host.name': this.hostName,
-          },
+          attributes: processResourceAttributes(ex.tgid, ex.comm, this.hostName),
         },
       };
       this.resources.set(ex.tgid, entry);

@@ -2,6 +2,7 @@
 // and histograms, one resource per process (pid + executable name). Recording allocates only
 // when a new process, address or series appears; collect() builds the OTLP-shaped batch.
 import { hostname } from 'node:os';
+import { processResourceAttributes } from '../process-resource.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Attributes, Metric, ResourceMetrics } from '../../../pdata/types.js';
 import { AggregationTemporality } from '../../../pdata/types.js';
@@ -188,9 +189,7 @@ export class TcpAggregator {
       const comm = readComm(ev.view, ev.offset);
       const exe = (ev.pid !== 0 ? this.processName(ev.pid) : undefined) ?? (comm || 'unknown');
       const excluded = (this.include !== undefined && !this.include.has(exe) && !this.include.has(comm)) || this.exclude.has(exe) || this.exclude.has(comm);
-      const resourceAttrs: Attributes = ev.pid === 0
-        ? { 'service.name': 'unknown', 'host.name': this.hostName }
-        : { 'service.name': exe, 'process.pid': ev.pid, 'process.executable.name': exe, 'host.name': this.hostName };
+      const resourceAttrs: Attributes = processResourceAttributes(ev.pid, exe, this.hostName);
       proc = {
         pid: ev.pid, exe, resourceAttrs, excluded, dirty: true,
         connections: new Map(), connectDuration: new Map(), connectionDuration: new Map(), io: new Map(), retransmits: new Map(),
