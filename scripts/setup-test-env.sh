@@ -31,7 +31,7 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 # --- OTLP end to end: Jaeger v2 (test/otlp) -----------------------------------------------------
 # openssl makes throwaway certificates for the TLS tests.
 dpkg-query -W -f='${Status}' openssl 2>/dev/null | grep -q 'install ok installed' || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
-# Jaeger is built from its Go module into .cache/bin once (10 to 20 minutes on 2 busy cores);
+# Jaeger is built from its Go module into /var/cache/sonde-test/bin once (10 to 20 minutes on 2 busy cores);
 # later runs reuse the binary.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
 if ! command -v go >/dev/null 2>&1; then
@@ -78,7 +78,8 @@ awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/self/mounts || { e
 
 # --- Deployment: systemd unit, Kubernetes manifests (test/deploy, issue 10) ---------------------
 # systemd-analyze (package systemd; works without a running systemd), util-linux (unshare, nsenter,
-# setpriv, findmnt) and overlayfs for the sandboxed runs (install.sh and Sonde run in private
+# setpriv, findmnt), overlayfs and systemd-nspawn (systemd-container: boots systemd in a container
+# to start the installed unit for real) for the sandboxed runs (install.sh and Sonde run in private
 # mount and network namespaces, so the host gets no user, no /opt/sonde), kustomize (Go module)
 # and kubernetes-validate (PyPI; ships the Kubernetes JSON schemas up to 1.37) in
 # /usr/local/lib/sonde-test-tools. Versions pinned; reinstalled only when
@@ -87,7 +88,7 @@ DEPLOY_TOOLS=/usr/local/lib/sonde-test-tools
 KUSTOMIZE_VERSION=v5.5.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 deploy_missing=()
-for p in systemd util-linux python3-venv iproute2 curl; do
+for p in systemd systemd-container util-linux python3-venv iproute2 curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || deploy_missing+=("$p")
 done
 if [ ${#deploy_missing[@]} -gt 0 ]; then

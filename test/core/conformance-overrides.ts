@@ -1,5 +1,6 @@
 // Config for the conformance test where a component's defaults cannot run in a sandbox
-// (required paths, fixed ports, external servers). Keyed by component type. Every registered
+// (required paths, fixed ports, external servers). Keyed by `kind/type` (otlp is both a receiver
+// and an exporter). Every registered
 // component is tested whether or not it appears here.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +24,11 @@ current-context: x
 process.env.KUBECONFIG = kubeconfig;
 
 export const CONFORMANCE_OVERRIDES: Record<string, Record<string, unknown>> = {
-  file: { path: join(dir, 'out.jsonl') },
-  k8sattributes: { auth_type: 'kubeConfig', filter: { node: 'conformance' } },
-  prometheus: { endpoint: '127.0.0.1:0' },
-  prometheusremotewrite: { endpoint: 'http://127.0.0.1:9/api/v1/write', retry_on_failure: { enabled: false } },
+  'exporter/file': { path: join(dir, 'out.jsonl') },
+  'exporter/prometheus': { endpoint: '127.0.0.1:0' },
+  'exporter/prometheusremotewrite': { endpoint: 'http://127.0.0.1:9/api/v1/write', retry_on_failure: { enabled: false } },
+  'exporter/otlp': { endpoint: '127.0.0.1:9', tls: { insecure: true }, retry_on_failure: { enabled: false } },
+  'exporter/otlphttp': { endpoint: 'http://127.0.0.1:9', retry_on_failure: { enabled: false } },
+  'receiver/otlp': { protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+  'processor/k8sattributes': { auth_type: 'kubeConfig', filter: { node: 'conformance' } },
 };

@@ -38,8 +38,8 @@ async function metric(t: SelfTelemetry, name: string, label: Record<string, stri
   return (m?.values ?? []).filter((v) => Object.entries(label).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
 }
 
-function configFor(type: string, defaults: unknown): unknown {
-  return mergeOverDefaults(defaults, CONFORMANCE_OVERRIDES[type] ?? {});
+function configFor(kind: string, type: string, defaults: unknown): unknown {
+  return mergeOverDefaults(defaults, CONFORMANCE_OVERRIDES[`${kind}/${type}`] ?? {});
 }
 
 describe.each(FACTORIES.map((f) => [`${f.kind} ${f.type}`, f] as const))('%s', (_name, factory) => {
@@ -49,14 +49,14 @@ describe.each(FACTORIES.map((f) => [`${f.kind} ${f.type}`, f] as const))('%s', (
     expect(a).toEqual(b);
     expect(a).not.toBe(b);
     const validate = compileSchema(factory.configSchema);
-    const ok = validate(configFor(factory.type, a));
+    const ok = validate(configFor(factory.kind, factory.type, a));
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
   });
 
   it('shuts down before start, and twice, without error', async () => {
     const t = new SelfTelemetry({ processMetrics: false });
-    const cfg = configFor(factory.type, factory.createDefaultConfig());
+    const cfg = configFor(factory.kind, factory.type, factory.createDefaultConfig());
     let c: Receiver | Processor | Exporter;
     if (factory.kind === 'receiver') c = factory.create(settings(factory.type, t), cfg, { traces: new Capture(), metrics: new Capture() });
     else if (factory.kind === 'processor') c = factory.create(settings(factory.type, t), cfg, new Capture());
@@ -68,7 +68,7 @@ describe.each(FACTORIES.map((f) => [`${f.kind} ${f.type}`, f] as const))('%s', (
   it('starts, consumes every signal it supports, shuts down, and accounts for every item', async () => {
     const t = new SelfTelemetry({ processMetrics: false });
     const s = settings(factory.type, t);
-    const cfg = configFor(factory.type, factory.createDefaultConfig());
+    const cfg = configFor(factory.kind, factory.type, factory.createDefaultConfig());
     if (factory.kind === 'receiver') {
       const next = { traces: new Capture(), metrics: new Capture() };
       const r = factory.create(s, cfg, next);

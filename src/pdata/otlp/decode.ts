@@ -42,6 +42,9 @@ const MAX_DEPTH = 32;
 
 type Obj = Record<string, unknown>;
 
+/** Field presence: protobufjs keeps defaults on the prototype, so only own, non-null values count. */
+const has = (o: Obj, key: string): boolean => Object.hasOwn(o, key) && o[key] != null;
+
 /**
  * Decodes one ExportTraceServiceRequest or ExportMetricsServiceRequest.
  * `body` must already be decompressed.
@@ -65,7 +68,9 @@ export function decodeOtlpRequest(signal: Signal, body: Uint8Array, format: Otlp
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw malformed('an OTLP/JSON request must be a JSON object');
     }
-    message = normalizeKeys(parsed, 0) as Obj;
+    // Senders that use the proto field names (snake_case) do so from the top: only then is
+    // a copy with lowerCamelCase keys worth making.
+    message = Object.keys(parsed).some((k) => k.includes('_')) ? (normalizeKeys(parsed, 0) as Obj) : (parsed as Obj);
   }
   const r = format === 'protobuf' ? protoReader : jsonReader;
   try {
@@ -90,73 +95,110 @@ function normalizeKeys(v: unknown, depth: number): unknown {
   return out;
 }
 
-function list(v: unknown, path: string): Obj[] {
+// Error locations are built only when something fails: readers get a constant field name, and
+// each level catches a malformed-input error on its way up and prefixes its own segment.
+// (Building a path string for every field of every span would cost more than the decoding.)
+function within(segment: string, err: unknown): never {
+  if (err instanceof SondeError && err.code === 'SONDE_OTLP_MALFORMED') {
+    const sep = err.message.startsWith('[') ? '' : '.';
+    throw malformed(`${segment}${sep}${err.message}`, err.cause);
+  }
+  throw err;
+}
+
+function list(v: unknown, field: string): Obj[] {
   if (v == null) return [];
-  if (!Array.isArray(v)) throw malformed(`${path}: expected a list`);
+  if (!Array.isArray(v)) throw malformed(`${field}: expected a list`);
   for (let i = 0; i < v.length; i++) {
-    if (typeof v[i] !== 'object' || v[i] === null || Array.isArray(v[i])) throw malformed(`${path}[${i}]: expected an object`);
+    if (typeof v[i] !== 'object' || v[i] === null || Array.isArray(v[i])) throw malformed(`${field}[${i}]: expected an object`);
   }
   return v as Obj[];
 }
 
-function obj(v: unknown, path: string): Obj | undefined {
+/** Decodes each element of a list field; a failure names the field and the element index. */
+function mapList<T>(v: unknown, field: string, decode: (o: Obj) => T): T[] {
+  const items = list(v, field);
+  const out = new Array<T>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    try {
+      out[i] = decode(items[i]!);
+    } catch (err) {
+      within(`${field}[${i}]`, err);
+    }
+  }
+  return out;
+}
+
+/** Runs `decode` for a nested message field; a failure inside is prefixed with the field name. */
+function inField<T>(field: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    return within(field, err);
+  }
+}
+
+function obj(v: unknown, field: string): Obj | undefined {
   if (v == null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw malformed(`${path}: expected an object`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw malformed(`${field}: expected an object`);
   return v as Obj;
 }
 
-function decodeAnyValue(v: Obj | undefined, r: ValueReader, path: string, depth: number): AttributeValue {
+function decodeAnyValue(v: Obj | undefined, r: ValueReader, depth: number): AttributeValue {
   if (v === undefined) return null;
-  if (depth > MAX_DEPTH) throw malformed(`${path}: attribute values nested deeper than ${MAX_DEPTH}`);
-  if (v.stringValue != null) return r.string(v.stringValue, path);
-  if (v.boolValue != null) return r.bool(v.boolValue, path);
-  if (v.intValue != null) return Number(r.int64(v.intValue, path));
-  if (v.doubleValue != null) return r.double(v.doubleValue, path);
-  if (v.bytesValue != null) return r.bytes(v.bytesValue, path);
-  if (v.arrayValue != null) {
-    const values = list(obj(v.arrayValue, path)?.values, `${path}.arrayValue.values`);
-    return values.map((x, i) => decodeAnyValue(x, r, `${path}.arrayValue.values[${i}]`, depth + 1));
+  if (depth > MAX_DEPTH) throw malformed(`attribute values nested deeper than ${MAX_DEPTH}`);
+  if (has(v, 'stringValue')) return r.string(v.stringValue, 'stringValue');
+  if (has(v, 'boolValue')) return r.bool(v.boolValue, 'boolValue');
+  if (has(v, 'intValue')) return Number(r.int64(v.intValue, 'intValue'));
+  if (has(v, 'doubleValue')) return r.double(v.doubleValue, 'doubleValue');
+  if (has(v, 'bytesValue')) return r.bytes(v.bytesValue, 'bytesValue');
+  if (has(v, 'arrayValue')) {
+    const values = obj(v.arrayValue, 'arrayValue')?.values;
+    return inField('arrayValue', () => mapList(values, 'values', (x) => decodeAnyValue(x, r, depth + 1)));
   }
-  if (v.kvlistValue != null) {
+  if (has(v, 'kvlistValue')) {
     const out: { [key: string]: AttributeValue } = {};
-    decodeKeyValues(obj(v.kvlistValue, path)?.values, r, `${path}.kvlistValue.values`, depth + 1, out);
+    const values = obj(v.kvlistValue, 'kvlistValue')?.values;
+    inField('kvlistValue', () => decodeKeyValues(values, r, 'values', depth + 1, out));
     return out;
   }
   return null;
 }
 
-function decodeKeyValues(v: unknown, r: ValueReader, path: string, depth = 0, out: Attributes = {}): Attributes {
-  const kvs = list(v, path);
+function decodeKeyValues(v: unknown, r: ValueReader, field: string, depth = 0, out: Attributes = {}): Attributes {
+  const kvs = list(v, field);
   for (let i = 0; i < kvs.length; i++) {
     const kv = kvs[i]!;
-    const key = r.string(kv.key, `${path}[${i}].key`);
-    out[key] = decodeAnyValue(obj(kv.value, `${path}[${i}].value`), r, `${path}[${i}].value`, depth);
+    try {
+      const key = r.string(kv.key, 'key');
+      out[key] = decodeAnyValue(obj(kv.value, 'value'), r, depth);
+    } catch (err) {
+      within(`${field}[${i}]`, err);
+    }
   }
   return out;
 }
 
-function decodeResource(v: unknown, r: ValueReader, path: string): Resource {
-  const o = obj(v, path);
-  const resource: Resource = { attributes: decodeKeyValues(o?.attributes, r, `${path}.attributes`) };
-  const dropped = r.int(o?.droppedAttributesCount, `${path}.droppedAttributesCount`);
+function decodeResource(o: Obj | undefined, r: ValueReader): Resource {
+  const resource: Resource = { attributes: decodeKeyValues(o?.attributes, r, 'attributes') };
+  const dropped = r.int(o?.droppedAttributesCount, 'droppedAttributesCount');
   if (dropped) resource.droppedAttributesCount = dropped;
   return resource;
 }
 
-function decodeScope(v: unknown, r: ValueReader, path: string): InstrumentationScope {
-  const o = obj(v, path);
-  const scope: InstrumentationScope = { name: r.string(o?.name, `${path}.name`) };
-  const version = r.string(o?.version, `${path}.version`);
+function decodeScope(o: Obj | undefined, r: ValueReader): InstrumentationScope {
+  const scope: InstrumentationScope = { name: r.string(o?.name, 'name') };
+  const version = r.string(o?.version, 'version');
   if (version) scope.version = version;
   if (o?.attributes != null) {
-    const attributes = decodeKeyValues(o.attributes, r, `${path}.attributes`);
+    const attributes = decodeKeyValues(o.attributes, r, 'attributes');
     if (Object.keys(attributes).length > 0) scope.attributes = attributes;
   }
   return scope;
 }
 
-function schemaUrl(target: { schemaUrl?: string }, v: unknown, r: ValueReader, path: string): void {
-  const url = r.string(v, path);
+function schemaUrl(target: { schemaUrl?: string }, v: unknown, r: ValueReader): void {
+  const url = r.string(v, 'schemaUrl');
   if (url) target.schemaUrl = url;
 }
 
@@ -164,130 +206,134 @@ const SPAN_KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KI
 const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'] as const;
 const TEMPORALITY_NAMES = ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 'AGGREGATION_TEMPORALITY_DELTA', 'AGGREGATION_TEMPORALITY_CUMULATIVE'] as const;
 
-function decodeSpan(s: Obj, r: ValueReader, path: string): Span {
-  const traceId = r.id(s.traceId, 16, `${path}.traceId`);
-  const spanId = r.id(s.spanId, 8, `${path}.spanId`);
-  if (traceId === undefined || /^0+$/.test(traceId)) throw malformed(`${path}.traceId: missing or all zero`);
-  if (spanId === undefined || /^0+$/.test(spanId)) throw malformed(`${path}.spanId: missing or all zero`);
-  const kind = r.enumValue(s.kind, SPAN_KIND_NAMES, `${path}.kind`);
-  const status = obj(s.status, `${path}.status`);
-  const statusCode = r.enumValue(status?.code, STATUS_NAMES, `${path}.status.code`);
-  const statusMessage = r.string(status?.message, `${path}.status.message`);
+const ALL_ZERO = /^0+$/;
+
+function decodeEvent(e: Obj, r: ValueReader): Span['events'][number] {
+  const event: Span['events'][number] = {
+    timeUnixNano: r.int64(e.timeUnixNano, 'timeUnixNano'),
+    name: r.string(e.name, 'name'),
+    attributes: decodeKeyValues(e.attributes, r, 'attributes'),
+  };
+  const dropped = r.int(e.droppedAttributesCount, 'droppedAttributesCount');
+  if (dropped) event.droppedAttributesCount = dropped;
+  return event;
+}
+
+function decodeLink(l: Obj, r: ValueReader): Span['links'][number] {
+  const traceId = r.id(l.traceId, 16, 'traceId');
+  const spanId = r.id(l.spanId, 8, 'spanId');
+  if (traceId === undefined || spanId === undefined) throw malformed('a link needs traceId and spanId');
+  const link: Span['links'][number] = { traceId, spanId, attributes: decodeKeyValues(l.attributes, r, 'attributes') };
+  const traceState = r.string(l.traceState, 'traceState');
+  if (traceState) link.traceState = traceState;
+  const dropped = r.int(l.droppedAttributesCount, 'droppedAttributesCount');
+  if (dropped) link.droppedAttributesCount = dropped;
+  const flags = r.int(l.flags, 'flags');
+  if (flags) link.flags = flags;
+  return link;
+}
+
+function decodeSpan(s: Obj, r: ValueReader): Span {
+  const traceId = r.id(s.traceId, 16, 'traceId');
+  const spanId = r.id(s.spanId, 8, 'spanId');
+  if (traceId === undefined || ALL_ZERO.test(traceId)) throw malformed('traceId: missing or all zero');
+  if (spanId === undefined || ALL_ZERO.test(spanId)) throw malformed('spanId: missing or all zero');
+  const kind = r.enumValue(s.kind, SPAN_KIND_NAMES, 'kind');
+  const status = obj(s.status, 'status');
+  const statusCode = r.enumValue(status?.code, STATUS_NAMES, 'status.code');
+  const statusMessage = r.string(status?.message, 'status.message');
   const span: Span = {
     traceId,
     spanId,
-    name: r.string(s.name, `${path}.name`),
+    name: r.string(s.name, 'name'),
     kind: (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
-    startTimeUnixNano: r.int64(s.startTimeUnixNano, `${path}.startTimeUnixNano`),
-    endTimeUnixNano: r.int64(s.endTimeUnixNano, `${path}.endTimeUnixNano`),
-    attributes: decodeKeyValues(s.attributes, r, `${path}.attributes`),
-    events: list(s.events, `${path}.events`).map((e, i) => {
-      const p = `${path}.events[${i}]`;
-      const event: Span['events'][number] = {
-        timeUnixNano: r.int64(e.timeUnixNano, `${p}.timeUnixNano`),
-        name: r.string(e.name, `${p}.name`),
-        attributes: decodeKeyValues(e.attributes, r, `${p}.attributes`),
-      };
-      const dropped = r.int(e.droppedAttributesCount, `${p}.droppedAttributesCount`);
-      if (dropped) event.droppedAttributesCount = dropped;
-      return event;
-    }),
-    links: list(s.links, `${path}.links`).map((l, i) => {
-      const p = `${path}.links[${i}]`;
-      const linkTrace = r.id(l.traceId, 16, `${p}.traceId`);
-      const linkSpan = r.id(l.spanId, 8, `${p}.spanId`);
-      if (linkTrace === undefined || linkSpan === undefined) throw malformed(`${p}: a link needs traceId and spanId`);
-      const link: Span['links'][number] = { traceId: linkTrace, spanId: linkSpan, attributes: decodeKeyValues(l.attributes, r, `${p}.attributes`) };
-      const traceState = r.string(l.traceState, `${p}.traceState`);
-      if (traceState) link.traceState = traceState;
-      const dropped = r.int(l.droppedAttributesCount, `${p}.droppedAttributesCount`);
-      if (dropped) link.droppedAttributesCount = dropped;
-      const flags = r.int(l.flags, `${p}.flags`);
-      if (flags) link.flags = flags;
-      return link;
-    }),
+    startTimeUnixNano: r.int64(s.startTimeUnixNano, 'startTimeUnixNano'),
+    endTimeUnixNano: r.int64(s.endTimeUnixNano, 'endTimeUnixNano'),
+    attributes: decodeKeyValues(s.attributes, r, 'attributes'),
+    events: mapList(s.events, 'events', (e) => decodeEvent(e, r)),
+    links: mapList(s.links, 'links', (l) => decodeLink(l, r)),
     status: { code: (statusCode >= 0 && statusCode <= 2 ? statusCode : 0) as StatusCode },
   };
   if (statusMessage) span.status.message = statusMessage;
-  const parent = r.id(s.parentSpanId, 8, `${path}.parentSpanId`);
-  if (parent !== undefined && !/^0+$/.test(parent)) span.parentSpanId = parent;
-  const traceState = r.string(s.traceState, `${path}.traceState`);
+  const parent = r.id(s.parentSpanId, 8, 'parentSpanId');
+  if (parent !== undefined && !ALL_ZERO.test(parent)) span.parentSpanId = parent;
+  const traceState = r.string(s.traceState, 'traceState');
   if (traceState) span.traceState = traceState;
-  const flags = r.int(s.flags, `${path}.flags`);
+  const flags = r.int(s.flags, 'flags');
   if (flags) span.flags = flags;
-  const da = r.int(s.droppedAttributesCount, `${path}.droppedAttributesCount`);
+  const da = r.int(s.droppedAttributesCount, 'droppedAttributesCount');
   if (da) span.droppedAttributesCount = da;
-  const de = r.int(s.droppedEventsCount, `${path}.droppedEventsCount`);
+  const de = r.int(s.droppedEventsCount, 'droppedEventsCount');
   if (de) span.droppedEventsCount = de;
-  const dl = r.int(s.droppedLinksCount, `${path}.droppedLinksCount`);
+  const dl = r.int(s.droppedLinksCount, 'droppedLinksCount');
   if (dl) span.droppedLinksCount = dl;
   return span;
 }
 
 function decodeTraces(message: Obj, r: ValueReader): DecodeResult {
   let items = 0;
-  const resourceSpans: ResourceSpans[] = list(message.resourceSpans, 'resourceSpans').map((rs, i) => {
-    const rp = `resourceSpans[${i}]`;
+  const resourceSpans = mapList(message.resourceSpans, 'resourceSpans', (rs): ResourceSpans => {
+    const resource = obj(rs.resource, 'resource');
     const out: ResourceSpans = {
-      resource: decodeResource(rs.resource, r, `${rp}.resource`),
-      scopeSpans: list(rs.scopeSpans, `${rp}.scopeSpans`).map((ss, j) => {
-        const sp = `${rp}.scopeSpans[${j}]`;
-        const spans = list(ss.spans, `${sp}.spans`).map((s, k) => decodeSpan(s, r, `${sp}.spans[${k}]`));
+      resource: inField('resource', () => decodeResource(resource, r)),
+      scopeSpans: mapList(rs.scopeSpans, 'scopeSpans', (ss): ScopeSpans => {
+        const spans = mapList(ss.spans, 'spans', (s) => decodeSpan(s, r));
         items += spans.length;
-        const scopeSpans: ScopeSpans = { scope: decodeScope(ss.scope, r, `${sp}.scope`), spans };
-        schemaUrl(scopeSpans, ss.schemaUrl, r, `${sp}.schemaUrl`);
+        const scope = obj(ss.scope, 'scope');
+        const scopeSpans: ScopeSpans = { scope: inField('scope', () => decodeScope(scope, r)), spans };
+        schemaUrl(scopeSpans, ss.schemaUrl, r);
         return scopeSpans;
       }),
     };
-    schemaUrl(out, rs.schemaUrl, r, `${rp}.schemaUrl`);
+    schemaUrl(out, rs.schemaUrl, r);
     return out;
   });
   return { batch: { signal: 'traces', resourceSpans }, items, rejected: 0 };
 }
 
-function decodeNumberPoint(p: Obj, r: ValueReader, path: string): NumberDataPoint {
+function decodeNumberPoint(p: Obj, r: ValueReader): NumberDataPoint {
   const point: NumberDataPoint = {
-    attributes: decodeKeyValues(p.attributes, r, `${path}.attributes`),
-    startTimeUnixNano: r.int64(p.startTimeUnixNano, `${path}.startTimeUnixNano`),
-    timeUnixNano: r.int64(p.timeUnixNano, `${path}.timeUnixNano`),
+    attributes: decodeKeyValues(p.attributes, r, 'attributes'),
+    startTimeUnixNano: r.int64(p.startTimeUnixNano, 'startTimeUnixNano'),
+    timeUnixNano: r.int64(p.timeUnixNano, 'timeUnixNano'),
     value: 0,
   };
-  if (p.asInt != null) {
-    point.value = Number(r.int64(p.asInt, `${path}.asInt`));
+  if (has(p, 'asInt')) {
+    point.value = Number(r.int64(p.asInt, 'asInt'));
     point.isInt = true;
   } else {
-    point.value = r.double(p.asDouble, `${path}.asDouble`);
+    point.value = r.double(p.asDouble, 'asDouble');
   }
-  const flags = r.int(p.flags, `${path}.flags`);
+  const flags = r.int(p.flags, 'flags');
   if (flags) point.flags = flags;
   return point;
 }
 
-function decodeHistogramPoint(p: Obj, r: ValueReader, path: string): HistogramDataPoint {
+function decodeHistogramPoint(p: Obj, r: ValueReader): HistogramDataPoint {
   const bounds = p.explicitBounds == null ? [] : p.explicitBounds;
   const counts = p.bucketCounts == null ? [] : p.bucketCounts;
-  if (!Array.isArray(bounds) || !Array.isArray(counts)) throw malformed(`${path}: explicitBounds and bucketCounts must be lists`);
+  if (!Array.isArray(bounds) || !Array.isArray(counts)) throw malformed('explicitBounds and bucketCounts must be lists');
   const point: HistogramDataPoint = {
-    attributes: decodeKeyValues(p.attributes, r, `${path}.attributes`),
-    startTimeUnixNano: r.int64(p.startTimeUnixNano, `${path}.startTimeUnixNano`),
-    timeUnixNano: r.int64(p.timeUnixNano, `${path}.timeUnixNano`),
-    count: Number(r.int64(p.count, `${path}.count`)),
-    explicitBounds: bounds.map((b, i) => r.double(b, `${path}.explicitBounds[${i}]`)),
-    bucketCounts: counts.map((c, i) => Number(r.int64(c, `${path}.bucketCounts[${i}]`))),
+    attributes: decodeKeyValues(p.attributes, r, 'attributes'),
+    startTimeUnixNano: r.int64(p.startTimeUnixNano, 'startTimeUnixNano'),
+    timeUnixNano: r.int64(p.timeUnixNano, 'timeUnixNano'),
+    count: Number(r.int64(p.count, 'count')),
+    explicitBounds: bounds.map((b) => r.double(b, 'explicitBounds')),
+    bucketCounts: counts.map((c) => Number(r.int64(c, 'bucketCounts'))),
   };
   if (point.bucketCounts.length !== 0 && point.bucketCounts.length !== point.explicitBounds.length + 1) {
-    throw malformed(`${path}: bucketCounts must have one more entry than explicitBounds`);
+    throw malformed('bucketCounts must have one more entry than explicitBounds');
   }
-  if (p.sum != null) point.sum = r.double(p.sum, `${path}.sum`);
-  if (p.min != null) point.min = r.double(p.min, `${path}.min`);
-  if (p.max != null) point.max = r.double(p.max, `${path}.max`);
-  const flags = r.int(p.flags, `${path}.flags`);
+  if (has(p, 'sum')) point.sum = r.double(p.sum, 'sum');
+  if (has(p, 'min')) point.min = r.double(p.min, 'min');
+  if (has(p, 'max')) point.max = r.double(p.max, 'max');
+  const flags = r.int(p.flags, 'flags');
   if (flags) point.flags = flags;
   return point;
 }
 
-function temporality(v: unknown, r: ValueReader, path: string): AggregationTemporality {
-  const t = r.enumValue(v, TEMPORALITY_NAMES, path);
+function temporality(v: unknown, r: ValueReader): AggregationTemporality {
+  const t = r.enumValue(v, TEMPORALITY_NAMES, 'aggregationTemporality');
   return (t >= 0 && t <= 2 ? t : 0) as AggregationTemporality;
 }
 
@@ -298,44 +344,37 @@ interface MetricTally {
 }
 
 /** A decoded metric, or undefined when its type is one Sonde refuses (its points are tallied). */
-function decodeMetric(m: Obj, r: ValueReader, path: string, tally: MetricTally): Metric | undefined {
-  const base = { name: r.string(m.name, `${path}.name`) } as { name: string; description?: string; unit?: string };
-  const description = r.string(m.description, `${path}.description`);
+function decodeMetric(m: Obj, r: ValueReader, tally: MetricTally): Metric | undefined {
+  const base = { name: r.string(m.name, 'name') } as { name: string; description?: string; unit?: string };
+  const description = r.string(m.description, 'description');
   if (description) base.description = description;
-  const unit = r.string(m.unit, `${path}.unit`);
+  const unit = r.string(m.unit, 'unit');
   if (unit) base.unit = unit;
-  if (m.gauge != null) {
-    const g = obj(m.gauge, `${path}.gauge`)!;
-    const dataPoints = list(g.dataPoints, `${path}.gauge.dataPoints`).map((p, i) => decodeNumberPoint(p, r, `${path}.gauge.dataPoints[${i}]`));
+  if (has(m, 'gauge')) {
+    const g = obj(m.gauge, 'gauge')!;
+    const dataPoints = inField('gauge', () => mapList(g.dataPoints, 'dataPoints', (p) => decodeNumberPoint(p, r)));
     tally.items += dataPoints.length;
     return { ...base, type: 'gauge', dataPoints };
   }
-  if (m.sum != null) {
-    const s = obj(m.sum, `${path}.sum`)!;
-    const dataPoints = list(s.dataPoints, `${path}.sum.dataPoints`).map((p, i) => decodeNumberPoint(p, r, `${path}.sum.dataPoints[${i}]`));
-    tally.items += dataPoints.length;
-    return {
-      ...base,
-      type: 'sum',
-      dataPoints,
-      aggregationTemporality: temporality(s.aggregationTemporality, r, `${path}.sum.aggregationTemporality`),
-      isMonotonic: r.bool(s.isMonotonic, `${path}.sum.isMonotonic`),
-    };
+  if (has(m, 'sum')) {
+    const s = obj(m.sum, 'sum')!;
+    return inField('sum', () => {
+      const dataPoints = mapList(s.dataPoints, 'dataPoints', (p) => decodeNumberPoint(p, r));
+      tally.items += dataPoints.length;
+      return { ...base, type: 'sum' as const, dataPoints, aggregationTemporality: temporality(s.aggregationTemporality, r), isMonotonic: r.bool(s.isMonotonic, 'isMonotonic') };
+    });
   }
-  if (m.histogram != null) {
-    const h = obj(m.histogram, `${path}.histogram`)!;
-    const dataPoints = list(h.dataPoints, `${path}.histogram.dataPoints`).map((p, i) => decodeHistogramPoint(p, r, `${path}.histogram.dataPoints[${i}]`));
-    tally.items += dataPoints.length;
-    return {
-      ...base,
-      type: 'histogram',
-      dataPoints,
-      aggregationTemporality: temporality(h.aggregationTemporality, r, `${path}.histogram.aggregationTemporality`),
-    };
+  if (has(m, 'histogram')) {
+    const h = obj(m.histogram, 'histogram')!;
+    return inField('histogram', () => {
+      const dataPoints = mapList(h.dataPoints, 'dataPoints', (p) => decodeHistogramPoint(p, r));
+      tally.items += dataPoints.length;
+      return { ...base, type: 'histogram' as const, dataPoints, aggregationTemporality: temporality(h.aggregationTemporality, r) };
+    });
   }
   for (const kind of ['exponentialHistogram', 'summary'] as const) {
-    if (m[kind] != null) {
-      tally.rejected += list(obj(m[kind], `${path}.${kind}`)!.dataPoints, `${path}.${kind}.dataPoints`).length;
+    if (has(m, kind)) {
+      tally.rejected += inField(kind, () => list(obj(m[kind], kind)!.dataPoints, 'dataPoints').length);
       tally.rejectedKinds.add(kind);
       return undefined;
     }
@@ -346,24 +385,20 @@ function decodeMetric(m: Obj, r: ValueReader, path: string, tally: MetricTally):
 
 function decodeMetrics(message: Obj, r: ValueReader): DecodeResult {
   const tally: MetricTally = { items: 0, rejected: 0, rejectedKinds: new Set() };
-  const resourceMetrics: ResourceMetrics[] = list(message.resourceMetrics, 'resourceMetrics').map((rm, i) => {
-    const rp = `resourceMetrics[${i}]`;
+  const resourceMetrics = mapList(message.resourceMetrics, 'resourceMetrics', (rm): ResourceMetrics => {
+    const resource = obj(rm.resource, 'resource');
     const out: ResourceMetrics = {
-      resource: decodeResource(rm.resource, r, `${rp}.resource`),
-      scopeMetrics: list(rm.scopeMetrics, `${rp}.scopeMetrics`).map((sm, j) => {
-        const sp = `${rp}.scopeMetrics[${j}]`;
+      resource: inField('resource', () => decodeResource(resource, r)),
+      scopeMetrics: mapList(rm.scopeMetrics, 'scopeMetrics', (sm): ScopeMetrics => {
         const metrics: Metric[] = [];
-        const raw = list(sm.metrics, `${sp}.metrics`);
-        for (let k = 0; k < raw.length; k++) {
-          const metric = decodeMetric(raw[k]!, r, `${sp}.metrics[${k}]`, tally);
-          if (metric) metrics.push(metric);
-        }
-        const scopeMetrics: ScopeMetrics = { scope: decodeScope(sm.scope, r, `${sp}.scope`), metrics };
-        schemaUrl(scopeMetrics, sm.schemaUrl, r, `${sp}.schemaUrl`);
+        for (const metric of mapList(sm.metrics, 'metrics', (m) => decodeMetric(m, r, tally))) if (metric) metrics.push(metric);
+        const scope = obj(sm.scope, 'scope');
+        const scopeMetrics: ScopeMetrics = { scope: inField('scope', () => decodeScope(scope, r)), metrics };
+        schemaUrl(scopeMetrics, sm.schemaUrl, r);
         return scopeMetrics;
       }),
     };
-    schemaUrl(out, rm.schemaUrl, r, `${rp}.schemaUrl`);
+    schemaUrl(out, rm.schemaUrl, r);
     return out;
   });
   const result: DecodeResult = { batch: { signal: 'metrics', resourceMetrics }, items: tally.items, rejected: tally.rejected };

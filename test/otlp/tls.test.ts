@@ -1,0 +1,156 @@
+// TLS and headers of the otlp / otlphttp exporters against local servers with a throwaway CA-less
+// self-signed certificate for 127.0.0.1 (made with openssl, installed by setup-test-env.sh).
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otlpExporterFactory } from '../../src/exporters/otlp/factory.js';
+import { GRPC_EXPORT_METHODS } from '../../src/exporters/otlp/grpc-exporter.js';
+import { otlpHttpExporterFactory } from '../../src/exporters/otlphttp/factory.js';
+import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
+import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { counterValue, settingsFor } from './harness.js';
+import { sampleTraces } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sonde-tls-'));
+const certFile = join(dir, 'cert.pem');
+const keyFile = join(dir, 'key.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+const cert = readFileSync(certFile);
+const key = readFileSync(keyFile);
+const telemetry = new SelfTelemetry({ processMetrics: false });
+const noQueue = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
+const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
+
+let https: HttpsServer;
+let httpsUrl: string;
+const httpsSeen: { authorization?: string; spans: number }[] = [];
+let grpc: Server;
+let grpcPort: number;
+const grpcSeen: { authorization?: string; spans: number }[] = [];
+
+beforeAll(async () => {
+  https = createServer({ cert, key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      httpsSeen.push({ authorization: req.headers.authorization, spans: decodeOtlpRequest('traces', Buffer.concat(chunks), 'protobuf').items });
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+  httpsUrl = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+
+  grpc = new Server();
+  grpc.addService(
+    {
+      Export: {
+        path: GRPC_EXPORT_METHODS.traces,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    },
+    {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+        grpcSeen.push({ authorization: call.metadata.get('authorization')[0] as string | undefined, spans: decodeOtlpRequest('traces', call.request, 'protobuf').items });
+        cb(null, Buffer.alloc(0));
+      },
+    },
+  );
+  grpcPort = await new Promise<number>((resolve, reject) =>
+    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }]), (err, port) => (err ? reject(err) : resolve(port))),
+  );
+});
+
+afterAll(async () => {
+  await new Promise((r) => https?.close(r));
+  grpc?.forceShutdown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('otlphttp over TLS', () => {
+  it('verifies the server with tls.ca_file and sends the configured headers', async () => {
+    httpsSeen.length = 0;
+    const e = otlpHttpExporterFactory.create(settingsFor('otlphttp/tls', telemetry), {
+      ...otlpHttpExporterFactory.createDefaultConfig(),
+      endpoint: httpsUrl,
+      compression: 'none',
+      headers: { authorization: 'Bearer tls-token' },
+      tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
+      sending_queue: noQueue,
+      retry_on_failure: noRetry,
+    });
+    await e.start();
+    await e.consume(sampleTraces());
+    await e.shutdown();
+    expect(httpsSeen).toEqual([{ authorization: 'Bearer tls-token', spans: 2 }]);
+  });
+
+  it('refuses a server it cannot verify, unless insecure_skip_verify', async () => {
+    httpsSeen.length = 0;
+    const base = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl, compression: 'none' as const, sending_queue: noQueue, retry_on_failure: noRetry };
+    const strict = otlpHttpExporterFactory.create(settingsFor('otlphttp/strict', telemetry), base);
+    await strict.start();
+    await expect(strict.consume(sampleTraces())).rejects.toMatchObject({ code: 'SONDE_EXPORT_RETRYABLE' });
+    await strict.shutdown();
+    expect(httpsSeen).toHaveLength(0);
+    const lax = otlpHttpExporterFactory.create(settingsFor('otlphttp/lax', telemetry), { ...base, tls: { insecure: false, insecure_skip_verify: true } });
+    await lax.start();
+    await lax.consume(sampleTraces());
+    await lax.shutdown();
+    expect(httpsSeen).toHaveLength(1);
+  });
+
+  it('fails to start with SONDE_OTLP_TLS_CONFIG when a TLS file is missing or the key is absent', async () => {
+    const base = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl };
+    const missing = otlpHttpExporterFactory.create(settingsFor('otlphttp/missing', telemetry), { ...base, tls: { insecure: false, insecure_skip_verify: false, ca_file: join(dir, 'nope.pem') } });
+    await expect(missing.start()).rejects.toMatchObject({ code: 'SONDE_OTLP_TLS_CONFIG' });
+    await missing.shutdown();
+    const halfPair = otlpHttpExporterFactory.create(settingsFor('otlphttp/half', telemetry), { ...base, tls: { insecure: false, insecure_skip_verify: false, cert_file: certFile } });
+    await expect(halfPair.start()).rejects.toMatchObject({ code: 'SONDE_OTLP_TLS_CONFIG' });
+    await halfPair.shutdown();
+  });
+});
+
+describe('otlp (gRPC) over TLS', () => {
+  it('verifies the server with tls.ca_file and sends headers as metadata', async () => {
+    grpcSeen.length = 0;
+    const e = otlpExporterFactory.create(settingsFor('otlp/tls', telemetry), {
+      ...otlpExporterFactory.createDefaultConfig(),
+      endpoint: `127.0.0.1:${grpcPort}`,
+      headers: { Authorization: 'Bearer grpc-token' },
+      tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
+      sending_queue: noQueue,
+      retry_on_failure: noRetry,
+    });
+    await e.start();
+    await e.consume(sampleTraces());
+    await e.shutdown();
+    expect(grpcSeen).toEqual([{ authorization: 'Bearer grpc-token', spans: 2 }]);
+    expect(await counterValue(telemetry, 'sonde_exporter_sent_items_total', { exporter: 'otlp/tls' })).toBe(2);
+  });
+
+  it('does not reach a TLS server in plain text', async () => {
+    grpcSeen.length = 0;
+    const e = otlpExporterFactory.create(settingsFor('otlp/plain', telemetry), {
+      ...otlpExporterFactory.createDefaultConfig(),
+      endpoint: `127.0.0.1:${grpcPort}`,
+      tls: { insecure: true, insecure_skip_verify: false },
+      timeout: '2s',
+      sending_queue: noQueue,
+      retry_on_failure: noRetry,
+    });
+    await e.start();
+    await expect(e.consume(sampleTraces())).rejects.toMatchObject({ code: 'SONDE_EXPORT_RETRYABLE' });
+    await e.shutdown();
+    expect(grpcSeen).toHaveLength(0);
+  });
+});
