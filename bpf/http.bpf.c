@@ -16,7 +16,12 @@
  *
  * Cheap early exits: the process, comm and cgroup filters are checked before any
  * user memory is read; only 16 bytes are read to classify a message; the connection tuple is
- * looked up (CO-RE walk task->files->fdt->fd[fd]->private_data->sk) once per request.
+ * looked up (CO-RE walk task->files->fdt->fd[fd]->private_data->sk) once per request, and the
+ * port filter is applied before a state entry is taken, so traffic scoped out cannot evict it.
+ *
+ * Nothing is lost silently (bpf/http.h SONDE_HTTP_SLOT_*): a record the ring cannot take and a
+ * response that finds no request state (evicted from the LRU map, or older than Sonde) are
+ * counted in sonde_lost.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -46,6 +51,16 @@ struct conn_key {
 	__u32 fd;
 };
 
+/* The connection behind an fd, read from the kernel's socket. */
+struct tuple {
+	__u8 family;
+	__u8 pad[3];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+};
+
 struct http_conn {
 	__u64 start_ns;
 	__u64 sk;
@@ -53,12 +68,8 @@ struct http_conn {
 	__u8 role;
 	__u8 pending;
 	__u8 hdr_done;
-	__u8 family;
-	__u8 local_addr[16];
-	__u8 remote_addr[16];
-	__u16 local_port;
-	__u16 remote_port;
-	__u32 pad;
+	__u8 pad;
+	struct tuple t;
 	/* Twice the cap so that "offset < cap" plus "length <= cap" stays in bounds for the verifier. */
 	__u8 req[HTTP_REQ_CAP * 2];
 };
@@ -117,6 +128,16 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } cgroup_filter SEC(".maps");
+
+/* The exchange record is built here (too large for the stack), then copied into the ring with
+ * only the request bytes it holds: a typical record is ~200 bytes, not 624, so the same ring
+ * rides out about three times as many exchanges. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_event);
+} http_scratch SEC(".maps");
 
 /* A zeroed http_conn, too large for the stack, used to create map entries. */
 struct {
@@ -305,36 +326,35 @@ static __always_inline struct sock *fd_sock(__u32 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
-/* Fills the connection tuple. Returns the struct sock pointer, 0 if not an inet socket. */
-static __always_inline __u64 fill_tuple(struct http_conn *c, __u32 fd)
+/* Reads the connection tuple of fd. Returns the struct sock pointer, 0 if not an inet socket. */
+static __always_inline __u64 read_tuple(__u32 fd, struct tuple *t)
 {
 	struct sock *sk = fd_sock(fd);
 	if (!sk)
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__builtin_memset(c->local_addr, 0, 16);
-	__builtin_memset(c->remote_addr, 0, 16);
+	__builtin_memset(t, 0, sizeof(*t));
 	if (family == AF_INET) {
-		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(c->remote_addr, 4, &sk->__sk_common.skc_daddr);
+		bpf_core_read(t->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->remote_addr, 4, &sk->__sk_common.skc_daddr);
 	} else if (family == AF_INET6) {
-		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(c->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(t->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else {
 		return 0;
 	}
-	c->family = family;
-	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	t->family = family;
+	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	return (__u64)sk;
 }
 
 /* The server's port: ours when we serve, the peer's when we are the client. */
-static __always_inline int port_wanted(struct http_conn *c, __u8 role)
+static __always_inline int port_wanted(struct tuple *t, __u8 role)
 {
 	if (!(filter_flags & SONDE_HTTP_FILTER_ACTIVE))
 		return 1;
-	__u16 port = role == HTTP_ROLE_SERVER ? c->local_port : c->remote_port;
+	__u16 port = role == HTTP_ROLE_SERVER ? t->local_port : t->remote_port;
 	return !filter_rejects(&port_filter, &port, SONDE_HTTP_FILTER_PORT_INCLUDE);
 }
 
@@ -346,36 +366,41 @@ static __always_inline void start_request(struct conn_key *key, __u8 role,
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns, key);
 	if (c) {
 		if (c->role != role && c->role != HTTP_ROLE_NONE) {
-			/* Body bytes of a message in the other direction, or an ignored connection,
-			 * unless the fd now holds another socket (a close we did not see, dup2). */
+			/* Body bytes of a message in the other direction, unless the fd now holds
+			 * another socket (a close we did not see, dup2). */
 			if ((__u64)fd_sock(key->fd) == c->sk)
 				return;
 			c->role = HTTP_ROLE_NONE;
 			c->pending = 0;
 		}
+		/* Pipelining or a body that looks like a request: keep the pending one. A request
+		 * left without response is not an exchange (nothing to count): replace it. */
 		if (c->pending && now - c->start_ns < pending_timeout_ns)
-			return; /* pipelining or a body that looks like a request: keep the pending one */
-	} else {
+			return;
+	}
+	/* Filter on the server port BEFORE taking a state entry: traffic the user scoped out
+	 * must not evict the state of the traffic they asked for. */
+	struct tuple t;
+	__u64 sk = read_tuple(key->fd, &t);
+	if (!sk || !port_wanted(&t, role)) {
+		if (c)
+			bpf_map_delete_elem(&http_conns, key);
+		return;
+	}
+	if (!c) {
 		__u32 zero = 0;
 		struct http_conn *z = bpf_map_lookup_elem(&http_zero, &zero);
 		if (!z)
 			return;
+		/* A full map evicts its least recently used entry; if that one had a request
+		 * pending, its response is counted as UNPAIRED when it arrives. */
 		bpf_map_update_elem(&http_conns, key, z, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&http_conns, key);
 		if (!c)
 			return;
 	}
-	__u64 sk = fill_tuple(c, key->fd);
-	if (!sk) {
-		bpf_map_delete_elem(&http_conns, key);
-		return;
-	}
 	c->sk = sk;
-	if (!port_wanted(c, role)) {
-		c->role = HTTP_ROLE_IGNORED;
-		c->pending = 0;
-		return;
-	}
+	c->t = t;
 	c->role = role;
 	c->pending = 1;
 	c->hdr_done = 0;
@@ -387,18 +412,34 @@ static __always_inline void start_request(struct conn_key *key, __u8 role,
 /* The response's status line arrived on this fd: emit the exchange if a request is pending. */
 static __always_inline void finish_request(struct conn_key *key, __u8 role, __u16 status)
 {
-	struct http_conn *c = bpf_map_lookup_elem(&http_conns, key);
-	if (!c || !c->pending || c->role != role)
-		return;
 	if (status < 200)
 		return; /* 1xx interim response: the final one follows */
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns, key);
+	if (!c) {
+		/* A response with no request state on an inet socket we would capture: an
+		 * exchange we cannot report. Count it (not on files or pipes, not on ports
+		 * filtered out). */
+		struct tuple t;
+		if (read_tuple(key->fd, &t) && port_wanted(&t, role))
+			sonde_count_lost(SONDE_HTTP_SLOT_UNPAIRED);
+		return;
+	}
+	if (!c->pending || c->role != role)
+		return;
 	c->pending = 0;
 
-	struct http_event *e = sonde_reserve(&http_events, sizeof(*e), SONDE_EVENT_HTTP_EXCHANGE,
-					     SONDE_HTTP_SLOT_EXCHANGE);
-	if (!e)
+	__u32 zero = 0;
+	struct http_event *e = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!e) {
+		sonde_count_lost(SONDE_HTTP_SLOT_EXCHANGE); /* cannot happen: a per-CPU array slot */
 		return;
+	}
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->hdr.magic = SONDE_EVENT_MAGIC;
+	e->hdr.version = SONDE_SCHEMA_VERSION;
+	e->hdr.type = SONDE_EVENT_HTTP_EXCHANGE;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ts_ns = bpf_ktime_get_ns();
 	e->start_ns = c->start_ns;
 	e->end_ns = e->hdr.ts_ns;
 	e->cgroup_id = bpf_get_current_cgroup_id();
@@ -407,19 +448,30 @@ static __always_inline void finish_request(struct conn_key *key, __u8 role, __u1
 	e->fd = key->fd;
 	e->status = status;
 	e->role = role;
-	e->family = c->family;
-	__builtin_memcpy(e->local_addr, c->local_addr, 16);
-	__builtin_memcpy(e->remote_addr, c->remote_addr, 16);
-	e->local_port = c->local_port;
-	e->remote_port = c->remote_port;
+	e->family = c->t.family;
+	__builtin_memcpy(e->local_addr, c->t.local_addr, 16);
+	__builtin_memcpy(e->remote_addr, c->t.remote_addr, 16);
+	e->local_port = c->t.local_port;
+	e->remote_port = c->t.remote_port;
 	__u32 len = c->req_len;
-	e->req_len = len > HTTP_REQ_CAP ? HTTP_REQ_CAP : len;
+	if (len > HTTP_REQ_CAP)
+		len = HTTP_REQ_CAP;
+	e->req_len = len;
 	e->flags = c->hdr_done && len >= HTTP_REQ_CAP ? HTTP_FLAG_REQ_TRUNCATED : 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	bpf_probe_read_kernel(e->req, HTTP_REQ_CAP, c->req);
 	c->req_len = 0;
-	sonde_submit(&http_events, e);
+	/* The record ends with the request bytes: its size says how many (hdr.size as well). */
+	__u32 size = offsetof(struct http_event, req) + len;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	e->hdr.size = size;
+	__u64 flags = BPF_RB_NO_WAKEUP; /* adaptive wakeup, as sonde_submit (common.h) */
+	if (bpf_ringbuf_query(&http_events, BPF_RB_AVAIL_DATA) >= sonde_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&http_events, e, size, flags))
+		sonde_count_lost(SONDE_HTTP_SLOT_EXCHANGE);
 }
 
 /* Data moving through fd: dir_read = 1 for received bytes, 0 for sent bytes. */

@@ -13,8 +13,18 @@
 
 #define SONDE_EVENT_HTTP_EXCHANGE 32 /* in the HTTP range of common.h */
 
-/* Lost-counter slots of http.bpf.o (index into sonde_lost). */
+/*
+ * Lost-counter slots of http.bpf.o (index into sonde_lost; user space names them in
+ * src/receivers/ebpf/http/event-layout.ts). An exchange the kernel side saw end (its response's
+ * status line) and does not report is counted in one of them, never dropped silently:
+ *   EXCHANGE  the exchange record did not fit in the ring buffer
+ *   UNPAIRED  a response on a captured socket with no request state for its fd: the state was
+ *             evicted from http_conns (max_connections too small for the host's connections),
+ *             or the request came before Sonde started or was not recognised as one
+ * A request that never gets a response is not an exchange and is not counted.
+ */
 #define SONDE_HTTP_SLOT_EXCHANGE 0
+#define SONDE_HTTP_SLOT_UNPAIRED 1
 
 /* Bytes of the request head carried per record. Must be a power of two (verifier masks). */
 #define HTTP_REQ_CAP 512
@@ -22,11 +32,14 @@
 #define HTTP_ROLE_NONE 0
 #define HTTP_ROLE_SERVER 1 /* this process read the request and wrote the response */
 #define HTTP_ROLE_CLIENT 2 /* this process wrote the request and read the response */
-#define HTTP_ROLE_IGNORED 3 /* filtered out (port); ignored until the fd is closed */
 
 #define HTTP_FLAG_REQ_TRUNCATED 1 /* the request head did not fit in HTTP_REQ_CAP */
 
-/* 624 bytes; every field at a fixed offset (comments), little-endian as the host. */
+/*
+ * Every field at a fixed offset (comments), little-endian as the host. A record is variable
+ * length: 112 bytes plus the req_len bytes of req it carries (hdr.size = 112 + req_len, at most
+ * 624), so the ring holds no unused request buffer.
+ */
 struct http_event {
 	struct sonde_event_header hdr; /*   0: 16 bytes, type SONDE_EVENT_HTTP_EXCHANGE */
 	__u64 start_ns;                /*  16: request seen (server: read returned; client: write entered) */

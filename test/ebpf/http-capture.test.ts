@@ -1,6 +1,11 @@
 // HTTP capture against the real kernel: nginx, a Node http server (child process) and Python's
 // http.server receive known requests from curl over keep-alive connections; the spans and the
 // histograms must match exactly what was sent.
+//
+// The receiver is scoped the way a user scopes Sonde on a shared host: in-kernel `include.ports`
+// on the three servers' ports (which covers both their SERVER side and curl's CLIENT side). Other
+// HTTP traffic on the host (a load generator, other Sonde instances) then never reaches the ring
+// buffer nor takes connection-state entries, so the counts stay exact on a busy machine.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +19,8 @@ import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import type { HttpFeature } from '../../src/receivers/ebpf/http/http-feature.js';
 import { createSilentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { promValue } from '../helpers/sonde-process.js';
+import { HTTP_LOST_SLOTS } from '../../src/receivers/ebpf/http/event-layout.js';
 import { requireBpf } from './bpf-available.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +112,7 @@ describe('HTTP capture (real kernel)', () => {
   const servers: RunningServer[] = [];
   const results = new Map<string, { server: RunningServer; sent: Sent[]; traced: CurlResult }>();
   let dir = '';
+  let selfMetrics = '';
 
   beforeAll(async () => {
     if (!bpf.ok) return;
@@ -112,8 +120,16 @@ describe('HTTP capture (real kernel)', () => {
     const bodyFile = join(dir, 'body');
     writeFileSync(bodyFile, 'GET / HTTP/1.1\r\n'.repeat((256 * 1024) / 16)); // 16 bytes: sends of 64 KiB start with it
     telemetry = new SelfTelemetry({ processMetrics: false });
+    // Servers first: their ports scope the receiver (see the top of the file).
+    for (const start of [startNginx, startNodeServer, startPythonServer]) servers.push(await start());
     // The real receiver, as `sonde run` builds it: HTTP only, metrics collected at shutdown.
-    const config = { ...ebpfReceiverFactory.createDefaultConfig(), collection_interval: '1h', tcp: { enabled: false } };
+    const defaults = ebpfReceiverFactory.createDefaultConfig();
+    const config = {
+      ...defaults,
+      collection_interval: '1h',
+      tcp: { enabled: false },
+      include: { ...defaults.include, ports: servers.map((s) => s.port) },
+    };
     receiver = ebpfReceiverFactory.create(
       { id: parseComponentId('ebpf')!, logger: createSilentLogger(), telemetry, configDir: dir, backpressure: { shouldRefuse: () => false } },
       config,
@@ -122,15 +138,14 @@ describe('HTTP capture (real kernel)', () => {
     await receiver.start();
     feature = receiver.running.find((f) => f.name === 'http') as HttpFeature;
     expect(feature).toBeDefined();
-    for (const start of [startNginx, startNodeServer, startPythonServer]) {
-      const server = await start();
-      servers.push(server);
+    for (const server of servers) {
       const { sent, traced } = await drive(server.port, bodyFile);
       expect(await splitClient(server.port)).toBe('200 200 200 aligned');
       results.set(server.name, { server, sent, traced });
     }
     // Shutdown drains the ring and ships the last spans and the cumulative histograms.
     await receiver.shutdown();
+    selfMetrics = await telemetry.render();
   }, 120_000);
 
   afterAll(async () => {
@@ -141,6 +156,15 @@ describe('HTTP capture (real kernel)', () => {
 
   it.runIf(bpf.ok)('decoded every record without error', () => {
     expect(feature!.pipeline.stats.decodeErrors).toBe(0);
+  });
+
+  it.runIf(bpf.ok)('lost, dropped or left unpaired nothing (every loss counter is zero)', () => {
+    for (const program of [...HTTP_LOST_SLOTS, 'http_decoder']) expect(promValue(selfMetrics, 'sonde_ebpf_events_lost_total', { program }), program).toBe(0);
+    const refused = promValue(selfMetrics, 'sonde_receiver_refused_items_total', { receiver: 'ebpf' });
+    expect(Number.isNaN(refused) ? 0 : refused).toBe(0); // absent until the first refusal
+    expect(feature!.pipeline.stats.spansDropped).toBe(0);
+    // every record read became a span (SERVER and CLIENT, all three servers)
+    expect(promValue(selfMetrics, 'sonde_ebpf_events_total', { program: 'http' })).toBe(allSpans(traces).length);
   });
 
   for (const name of ['nginx', 'node', 'python']) {

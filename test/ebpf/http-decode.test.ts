@@ -76,6 +76,18 @@ describe('http event decoder', () => {
     expect(d).toEqual({ ok: false, reason });
   });
 
+  it('decodes a variable-length record (fixed part + req_len bytes), as the kernel sends them', () => {
+    const head = 'GET /short HTTP/1.1\r\nHost: a\r\n\r\n';
+    const r = buildRecord({ request: head, size: L.OFF_REQ + head.length });
+    const d = decodeHttpEvent(r.view, r.offset, L.OFF_REQ + head.length);
+    expect(d.ok && d.exchange.request.path).toBe('/short');
+    // req_len pointing past the record's end, or a size beyond the largest record: refused
+    const past = buildRecord({ request: head, size: L.OFF_REQ + head.length, reqLen: head.length + 1 });
+    expect(decodeHttpEvent(past.view, past.offset, L.OFF_REQ + head.length)).toEqual({ ok: false, reason: 'bad_size' });
+    const big = buildRecord({ size: L.HTTP_EVENT_SIZE + 8 });
+    expect(decodeHttpEvent(big.view, big.offset, L.HTTP_EVENT_SIZE + 8)).toEqual({ ok: false, reason: 'bad_size' });
+  });
+
   it('rejects a record shorter than its declared size', () => {
     const r = buildRecord();
     expect(decodeHttpEvent(r.view, r.offset, r.length - 1)).toEqual({ ok: false, reason: 'bad_size' });

@@ -1,5 +1,7 @@
 // `sonde run` end to end: the ebpf receiver's HTTP capture through the file exporter (OTLP/JSON
-// lines). The whole file is searched for the query-string secret.
+// lines). The whole file is searched for the query-string secret. The receiver is scoped to the
+// test server's port (in the kernel), as a user scopes Sonde on a shared host, so other HTTP
+// traffic on a busy machine cannot crowd out the exact counts.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +29,14 @@ describe('sonde run with HTTP capture and the file exporter (real kernel)', () =
     if (!bpf.ok) return;
     dir = mkdtempSync(join(tmpdir(), 'sonde-http-e2e-'));
     const admin = await freePort();
+    server = await startNodeServer();
     writeFileSync(
       join(dir, 'config.yaml'),
       `receivers:
   ebpf:
     collection_interval: 500ms
     tcp: { enabled: false }
+    include: { ports: [${server.port}] }
 exporters:
   file: { path: ${join(dir, 'out.jsonl')} }
 service:
@@ -44,7 +48,6 @@ service:
     );
     sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
     await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
-    server = await startNodeServer();
     await curl([], [1, 2, 3].map(() => `http://127.0.0.1:${server!.port}/users/123?token=secret`));
     await new Promise((r) => setTimeout(r, 1500)); // at least two collection intervals and span flushes
     metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
@@ -88,6 +91,8 @@ service:
   it.runIf(bpf.ok)('counts the records in its own /metrics', () => {
     expect(promValue(metricsText, 'sonde_ebpf_events_total', { program: 'http' })).toBeGreaterThanOrEqual(6);
     expect(promValue(metricsText, 'sonde_ebpf_http_requests_total', { side: 'server' })).toBeGreaterThanOrEqual(3);
+    // every loss counter is exported from the start, and nothing was lost in this scoped run
+    for (const program of ['http', 'http_unpaired', 'http_decoder']) expect(promValue(metricsText, 'sonde_ebpf_events_lost_total', { program }), program).toBe(0);
     expect(metricsText).not.toContain('secret');
   });
 });

@@ -42,7 +42,9 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
 
   beforeAll(async () => {
     if (!bpf.ok) return;
-    const cfg: EbpfConfig = { ...ebpfReceiverFactory.createDefaultConfig(), collection_interval: '1s' };
+    const defaults = ebpfReceiverFactory.createDefaultConfig();
+    // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop.
+    const cfg: EbpfConfig = { ...defaults, collection_interval: '1s', http: { ...defaults.http, enabled: false } };
     receiver = ebpfReceiverFactory.create(makeSettings(), cfg, { metrics: consumer });
     await receiver.start();
   });

@@ -51,6 +51,7 @@ describe('ebpf receiver under a connect storm (real kernel)', () => {
       ring_buffer_size: '4KiB', // room for ~28 events
       wakeup_threshold: '1MiB', // never woken early: only the poll timer reads
       poll_interval: '200ms',
+      http: { ...ebpfReceiverFactory.createDefaultConfig().http, enabled: false }, // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop
     };
     const receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'storm'), cfg, { metrics: consumer }) as EbpfReceiver;
     await receiver.start();

@@ -30,7 +30,9 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
 
   it.runIf(bpf.ok)('reports outcome timeout and counts the SYN retransmits, attributed to the client', async () => {
     const consumer = new CapturingConsumer();
-    const cfg: EbpfConfig = { ...ebpfReceiverFactory.createDefaultConfig(), collection_interval: '1s' };
+    const defaults = ebpfReceiverFactory.createDefaultConfig();
+    // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop.
+    const cfg: EbpfConfig = { ...defaults, collection_interval: '1s', http: { ...defaults.http, enabled: false } };
     const receiver = ebpfReceiverFactory.create(makeSettings(undefined, 'timeout'), cfg, { metrics: consumer });
     await receiver.start();
     try {
@@ -40,7 +42,8 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
         'ip link set lo up',
         'sysctl -qw net.ipv4.tcp_syn_retries=1',
         `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${PORT})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
-        'sleep 0.3',
+        // wait (bounded, 10 s) until the listener is up: a fixed sleep is too short on a loaded host
+        `i=0; while ! grep -q ':${PORT.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
         `"${process.execPath}" ${join(dir, 'client.mjs')} ${PORT} 6`,
         'kill $! 2>/dev/null; true',
       ].join('\n');

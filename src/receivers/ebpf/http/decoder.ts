@@ -95,8 +95,9 @@ export function decodeHttpEvent(view: DataView, offset: number, length: number, 
   if (view.getUint16(offset + L.HDR_MAGIC, true) !== L.EVENT_MAGIC) return FAIL.bad_magic;
   if (view.getUint8(offset + L.HDR_VERSION) !== L.SCHEMA_VERSION) return FAIL.unknown_version;
   if (view.getUint8(offset + L.HDR_TYPE) !== L.HTTP_EVENT_TYPE_EXCHANGE) return FAIL.unknown_type;
+  // Variable length: the fixed part, then only the req_len request bytes the kernel copied.
   const size = view.getUint16(offset + L.HDR_SIZE, true);
-  if (size !== L.HTTP_EVENT_SIZE || length < size) return FAIL.bad_size;
+  if (size < L.OFF_REQ || size > L.HTTP_EVENT_SIZE || length < size) return FAIL.bad_size;
 
   const role = view.getUint8(offset + L.OFF_ROLE);
   if (role !== L.ROLE_SERVER && role !== L.ROLE_CLIENT) return FAIL.bad_role;
@@ -106,7 +107,7 @@ export function decodeHttpEvent(view: DataView, offset: number, length: number, 
   const endNs = view.getBigUint64(offset + L.OFF_END_NS, true);
   if (startNs === 0n || endNs < startNs) return FAIL.bad_times;
   const reqLen = view.getUint16(offset + L.OFF_REQ_LEN, true);
-  if (reqLen > L.HTTP_REQ_CAP) return FAIL.bad_size;
+  if (reqLen > size - L.OFF_REQ) return FAIL.bad_size;
 
   const reqBytes = new Uint8Array(view.buffer, view.byteOffset + offset + L.OFF_REQ, reqLen);
   const truncated = (view.getUint16(offset + L.OFF_FLAGS, true) & L.FLAG_REQ_TRUNCATED) !== 0;

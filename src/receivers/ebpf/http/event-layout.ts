@@ -3,6 +3,7 @@
 
 export const HTTP_EVENT_TYPE_EXCHANGE = 32;
 export const HTTP_REQ_CAP = 512;
+/** Largest record; a record is OFF_REQ + req_len bytes long (the kernel sends no unused tail). */
 export const HTTP_EVENT_SIZE = 112 + HTTP_REQ_CAP;
 
 export const HDR_MAGIC = 0; // u16
@@ -41,6 +42,17 @@ export const AF_INET6 = 10;
 export const HTTP_PROGRAM = 'http';
 /** Slot of http.bpf.o in its `sonde_lost` per-CPU array. */
 export const HTTP_LOST_SLOT_EXCHANGE = 0;
+/**
+ * The `program` label of sonde_ebpf_events_lost_total for each `sonde_lost` slot of http.bpf.o
+ * (bpf/http.h SONDE_HTTP_SLOT_*, same order). An exchange the kernel saw end and did not hand over
+ * is counted in exactly one of them.
+ */
+export const HTTP_LOST_SLOTS = [
+  HTTP_PROGRAM, // the record did not fit in the ring buffer
+  'http_unpaired', // a response with no request state: evicted (http.max_connections), or request before start
+] as const;
+/** The `program` label of sonde_ebpf_events_lost_total for records user space refused to decode. */
+export const HTTP_DECODER_LABEL = `${HTTP_PROGRAM}_decoder`;
 
 /** Filter flag bits (bpf/http.h SONDE_HTTP_FILTER_*). */
 export const FILTER_PORT_INCLUDE = 1 << 0;

@@ -95,7 +95,7 @@ export class HttpCapture {
 
       for (const prog of obj.programs()) if (prog.autoload) prog.attach();
 
-      this.lost = new LostCounter(obj, [L.HTTP_PROGRAM]);
+      this.lost = new LostCounter(obj, L.HTTP_LOST_SLOTS);
       this.reader = this.group.add(
         new RingReader({
           mapFd: ring.fd,
