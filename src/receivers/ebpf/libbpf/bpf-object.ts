@@ -107,6 +107,22 @@ export class BpfProgram {
     return new DataView(info.buffer).getUint32(4, true);
   }
 
+  /**
+   * Runs the kernel skipped because of recursion protection (struct bpf_prog_info
+   * recursion_misses, kernel 5.12+; 0 when unknown). A classic tracepoint/kprobe program is
+   * skipped while any other such program runs on the CPU; a raw tracepoint only when it
+   * interrupts itself. `info` is scratch space of at least 216 bytes (no allocation per call).
+   */
+  recursionMisses(info: Uint8Array = new Uint8Array(256)): number {
+    const fd = this.fd;
+    if (fd < 0) return 0;
+    info.fill(0);
+    const len = [info.byteLength];
+    const rc = this.obj.lib.bpf_obj_get_info_by_fd(fd, info, len) as number;
+    if (rc !== 0 || (len[0] ?? 0) < 216) return 0;
+    return Number(new DataView(info.buffer, info.byteOffset).getBigUint64(208, true));
+  }
+
   /** Attach as the section name says (libbpf's auto-attach). */
   attach(): BpfLink {
     const tracefs = this.sectionName.startsWith('tracepoint') || this.sectionName.startsWith('tp/') || this.sectionName.startsWith('kprobe');

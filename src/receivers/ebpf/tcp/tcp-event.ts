@@ -1,7 +1,7 @@
 // Layout of struct sonde_tcp_event (bpf/tcp.h) and its fixed-offset decoder. The decoder fills
 // one reusable TcpEvent: no allocation per record. Addresses and comm stay in the ring; readers
 // that need them use `view` and the *_OFFSET constants while handling the record.
-import { checkHeader, type RejectReason } from '../libbpf/event-header.js';
+import { checkHeader, sizeTable, type RejectReason } from '../libbpf/event-header.js';
 
 export const TCP_EVENT = { CONNECT: 1, ACCEPT: 2, CLOSE: 3, RETRANSMIT: 4 } as const;
 export const TCP_EVENT_SIZE = 136;
@@ -11,8 +11,18 @@ export type TcpOutcome = (typeof TCP_OUTCOMES)[number];
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
-/** Lost-event slots of tcp.bpf.c, in slot order (bpf/tcp.h SONDE_TCP_SLOT_*). */
-export const TCP_LOST_SLOTS = ['tcp_state', 'tcp_accept', 'tcp_retransmit'] as const;
+/**
+ * Lost-event slots of tcp.bpf.c, in slot order (bpf/tcp.h SONDE_TCP_SLOT_*): ring full per
+ * program, then `tcp_state_evicted` (a connect outcome with no socket state: LRU eviction past
+ * tcp.max_connections, or a connect older than Sonde).
+ */
+export const TCP_LOST_SLOTS = ['tcp_state', 'tcp_accept', 'tcp_retransmit', 'tcp_state_evicted'] as const;
+
+/**
+ * Runs of each TCP program the kernel skipped (the program's recursion_misses): each may have
+ * carried one event. Reported as sonde_ebpf_events_lost_total{program="<name>_missed"}.
+ */
+export const TCP_MISSED_PROGRAMS = ['tcp_state', 'tcp_accept', 'tcp_retransmit'] as const;
 
 export const OFF = {
   sockId: 16,
@@ -36,7 +46,7 @@ export const OFF = {
   state: 132,
 } as const;
 
-const SIZES: ReadonlyMap<number, number> = new Map([
+const SIZES = sizeTable([
   [TCP_EVENT.CONNECT, TCP_EVENT_SIZE],
   [TCP_EVENT.ACCEPT, TCP_EVENT_SIZE],
   [TCP_EVENT.CLOSE, TCP_EVENT_SIZE],
