@@ -14,7 +14,8 @@ Run "sonde <command> --help" for the options of a command.`,
 Runs the pipelines in FILE (default: pipeline.config.yaml) until SIGTERM or SIGINT, then stops
 intake, flushes every pipeline within the shutdown timeout (default 10s) and exits 0.
 SIGHUP reloads FILE; a file with problems is rejected and the running pipelines are kept.
-The ebpf receiver needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); "sonde doctor" tells what is missing.`,
+The ebpf receiver needs root (or CAP_BPF and CAP_PERFMON, plus CAP_DAC_READ_SEARCH when not uid 0);
+"sonde doctor" tells what is missing.`,
   validate: `Usage: sonde validate [--config FILE]
 
 Exits 0 and prints the resolved pipeline graph, or exits 1 and prints every problem, each with

@@ -13,7 +13,7 @@ describe('sonde doctor (real kernel)', () => {
     const r = await runDoctor();
     expect(r.btf.ok).toBe(true);
     expect(r.libbpf.detail).toMatch(/^libbpf\.so\.1 v?1\./);
-    expect(Object.keys(r.capabilities).sort()).toEqual(['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
+    expect(Object.keys(r.capabilities).sort()).toEqual(['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
     expect(r.capabilities).toEqual(readCapabilities());
     expect(Object.keys(r.hooks)).toEqual([...HOOKS]);
     // What kernel.md says of these machines; a real probe, so a different kernel answers differently.
@@ -28,7 +28,7 @@ describe('sonde doctor (real kernel)', () => {
     expect(r.features.every((f) => f.works)).toBe(true);
 
     const text = formatDoctorReport(r);
-    for (const word of ['BTF', 'tracefs', 'bpffs', 'CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'fentry', 'kprobe', 'raw tracepoint', 'uprobe', 'ringbuf', 'will work']) {
+    for (const word of ['BTF', 'tracefs', 'bpffs', 'CAP_BPF', 'CAP_PERFMON', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'fentry', 'kprobe', 'raw tracepoint', 'uprobe', 'ringbuf', 'will work']) {
       expect(text).toContain(word);
     }
     if (process.env.SONDE_TEST_VERBOSE) console.log(text);
@@ -50,7 +50,7 @@ describe('sonde doctor (real kernel)', () => {
     const out = execFileSync('setpriv', ['--bounding-set', '-all', '--inh-caps', '-all', '--ambient-caps', '-all', process.execPath, '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     const { report, text, code } = JSON.parse(out);
     expect(code).toBe('SONDE_BPF_NO_PRIVILEGE');
-    expect(report.capabilities).toEqual({ CAP_BPF: false, CAP_PERFMON: false, CAP_NET_ADMIN: false, CAP_SYS_ADMIN: false });
+    expect(report.capabilities).toEqual({ CAP_BPF: false, CAP_PERFMON: false, CAP_DAC_READ_SEARCH: false, CAP_NET_ADMIN: false, CAP_SYS_ADMIN: false });
     expect(report.hooks.tracepoint.detail).toMatch(/^SONDE_BPF_NO_PRIVILEGE/);
     expect(report.features.every((f: { works: boolean }) => !f.works)).toBe(true);
     expect(text).toContain('will NOT work');

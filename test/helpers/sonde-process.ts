@@ -59,7 +59,8 @@ export function promValue(body: string, name: string, labels: Record<string, str
   let found = false;
   for (const line of body.split('\n')) {
     if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    // Label values may contain `}` (http_route="/users/{id}"), so match quoted values as units.
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)/.exec(line);
     if (!m || m[1] !== name) continue;
     const set = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
     if (Object.entries(labels).every(([k, v]) => set[k] === v)) {

@@ -17,8 +17,14 @@ export interface EbpfConfig {
   max_series: number;
   include: ProcessPortFilter;
   exclude: ProcessPortFilter;
-  tcp: { enabled: boolean };
+  tcp: TcpConfig;
   http: HttpConfig;
+}
+
+export interface TcpConfig {
+  enabled: boolean;
+  /** Sockets whose owner the kernel remembers at once (LRU); default 65536. */
+  max_connections?: number;
 }
 
 export function createDefaultEbpfConfig(): EbpfConfig {
@@ -30,7 +36,7 @@ export function createDefaultEbpfConfig(): EbpfConfig {
     max_series: 2000,
     include: { ports: [], processes: [], pids: [] },
     exclude: { ports: [], processes: [], pids: [] },
-    tcp: { enabled: true },
+    tcp: { enabled: true, max_connections: 65536 },
     http: createDefaultHttpConfig(),
   };
 }
@@ -93,6 +99,14 @@ export const ebpfConfigSchema = {
       default: d.tcp,
       properties: {
         enabled: { type: 'boolean', description: 'Capture TCP connections.', default: d.tcp.enabled },
+        max_connections: {
+          type: 'integer',
+          minimum: 16,
+          maximum: 1048576,
+          description:
+            'Sockets whose owner (process, start time) the kernel remembers at once, about 128 bytes each (65536 = 8 MiB of kernel memory). Beyond it the least recently used are forgotten; a connect that completes after its entry was forgotten is counted in sonde_ebpf_events_lost_total{program="tcp_state_evicted"}, and its close is not reported.',
+          default: d.tcp.max_connections,
+        },
       },
     },
     http: httpConfigSchema,
@@ -107,7 +121,7 @@ export interface ResolvedEbpfConfig {
   maxSeries: number;
   include: ProcessPortFilter;
   exclude: ProcessPortFilter;
-  tcp: { enabled: boolean };
+  tcp: Required<TcpConfig>;
   http: HttpConfig;
 }
 
@@ -162,7 +176,7 @@ export function resolveEbpfConfig(cfg: EbpfConfig): ResolvedEbpfConfig {
     maxSeries: cfg.max_series,
     include: cfg.include,
     exclude: cfg.exclude,
-    tcp: cfg.tcp,
+    tcp: { enabled: cfg.tcp.enabled, max_connections: cfg.tcp.max_connections ?? 65536 },
     http: cfg.http,
   };
 }

@@ -1,6 +1,6 @@
 // `sonde doctor`: what this host offers for eBPF and which receiver features will work, found by
 // really loading and attaching small programs (bpf/out/probe.bpf.o) and the TCP hook ladder.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { SondeError } from '../../errors/index.js';
@@ -8,7 +8,7 @@ import { BpfObject } from './libbpf/bpf-object.js';
 import { withQuietLibbpf } from './libbpf/log.js';
 import { errnoName } from './libbpf/errors.js';
 import { BPF_MAP_TYPE, getLibbpf } from './libbpf/bindings.js';
-import { BTF_PATH, BPFFS_PATH, TRACEFS_PATH, bpffsMounted, hasBtf, readCapabilities, tracefsMounted, type CapabilityName } from './libbpf/host.js';
+import { BTF_PATH, BPFFS_PATH, TRACEFS_PATH, bpffsMounted, hasBtf, pathExists, readCapabilities, tracefsMounted, type CapabilityName } from './libbpf/host.js';
 import { DEFAULT_OBJECT_DIR } from './receiver.js';
 import { TCP_HOOK_LADDER, loadTcpObject, type RungAttempt, type TcpConnectHook } from './tcp/tcp-capture.js';
 
@@ -102,7 +102,7 @@ function probeHook(objectPath: string, hook: HookName): DoctorCheck {
 }
 
 function tracepointExists(category: string, name: string): boolean {
-  return existsSync(`${TRACEFS_PATH}/events/${category}/${name}`);
+  return pathExists(`${TRACEFS_PATH}/events/${category}/${name}`);
 }
 
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
@@ -130,18 +130,18 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const probePath = join(objectDir, 'probe.bpf.o');
   for (const hook of HOOKS) {
     if (!libbpf.ok) hooks[hook] = { ok: false, detail: 'libbpf is missing' };
-    else if (!existsSync(probePath)) hooks[hook] = { ok: false, detail: `${probePath} missing: run npm run build:bpf` };
+    else if (!pathExists(probePath)) hooks[hook] = { ok: false, detail: `${probePath} missing: run npm run build:bpf` };
     else hooks[hook] = withQuietLibbpf(() => probeHook(probePath, hook));
   }
 
   let tcpConnectHook: DoctorReport['tcpConnectHook'] = { hook: null, attempts: [] };
-  if (libbpf.ok && existsSync(join(objectDir, 'tcp.bpf.o'))) {
+  if (libbpf.ok && pathExists(join(objectDir, 'tcp.bpf.o'))) {
     try {
       const loaded = loadTcpObject({ objectPath: join(objectDir, 'tcp.bpf.o'), ringBufferSize: 4096, wakeupThreshold: 0 }, TCP_HOOK_LADDER);
       loaded.obj.close();
       tcpConnectHook = { hook: loaded.hook, attempts: loaded.attempts };
     } catch (err) {
-      tcpConnectHook = { hook: null, attempts: [{ hook: 'tracepoint', ok: false, reason: reason(err) }] };
+      tcpConnectHook = { hook: null, attempts: [{ hook: 'tracepoint', stateAttach: 'tracepoint', ok: false, reason: reason(err) }] };
     }
   }
 
@@ -197,7 +197,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   lines.push('', 'Hooks (probed: a test program loaded and attached, then removed)');
   for (const hook of HOOKS) lines.push(`  ${hook.padEnd(14)} ${yes(r.hooks[hook].ok)}  ${r.hooks[hook].detail}`);
   lines.push('', 'TCP connect hook ladder (fentry, then kprobe, then tracepoint; first that works is used)');
-  for (const a of r.tcpConnectHook.attempts) lines.push(`  ${a.hook.padEnd(14)} ${a.ok ? 'chosen' : `no   ${a.reason ?? ''}`}`);
+  for (const a of r.tcpConnectHook.attempts) lines.push(`  ${`${a.hook}+${a.stateAttach}`.padEnd(26)} ${a.ok ? 'chosen' : `no   ${a.reason ?? ''}`}`);
   if (r.tcpConnectHook.attempts.length === 0) lines.push('  not tried (libbpf or bpf/out/tcp.bpf.o missing)');
   lines.push('', 'Receiver features');
   for (const f of r.features) lines.push(`  ${f.works ? 'will work    ' : 'will NOT work'}  ${f.feature}: ${f.detail}`);

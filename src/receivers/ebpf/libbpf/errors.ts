@@ -1,8 +1,7 @@
 // Typed errors of the libbpf layer: stable codes (documented in docs/troubleshooting.md) and a hint.
-import { existsSync } from 'node:fs';
 import { SondeError } from '../../../errors/index.js';
 import { ERRNO_NAMES } from './errno.js';
-import { readCapabilities } from './host.js';
+import { pathExists, readCapabilities } from './host.js';
 
 export type BpfErrorCode =
   | 'SONDE_BPF_NO_BTF'
@@ -18,7 +17,7 @@ export const BPF_HINTS: Record<BpfErrorCode, string> = {
   SONDE_BPF_NO_BTF:
     'This kernel does not expose BTF (/sys/kernel/btf/vmlinux). Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020).',
   SONDE_BPF_NO_PRIVILEGE:
-    'Run Sonde as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN on kernels before 5.8), e.g. `setcap cap_bpf,cap_perfmon,cap_net_admin+ep $(which node)`; in Kubernetes add them to securityContext.capabilities.',
+    'Run Sonde as root, or grant CAP_BPF and CAP_PERFMON, plus CAP_DAC_READ_SEARCH when not running as uid 0 (tracefs is root-only) (CAP_SYS_ADMIN on kernels before 5.8); deploy/systemd/sonde.service shows the ambient capabilities, and in Kubernetes add them to securityContext.capabilities.',
   SONDE_BPF_TRACEFS_NOT_MOUNTED:
     'Mount tracefs: `mount -t tracefs tracefs /sys/kernel/tracing` (as root; in a container mount the host /sys/kernel/tracing). Sonde mounts it itself when it runs as root.',
   SONDE_BPF_LOAD_FAILED:
@@ -56,7 +55,7 @@ export function hasBpfPrivilege(): boolean {
 /** Classifies a failed bpf_object__load. */
 export function loadError(object: string, errno: number): SondeError {
   const e = Math.abs(errno);
-  if (!existsSync('/sys/kernel/btf/vmlinux')) {
+  if (!pathExists('/sys/kernel/btf/vmlinux')) {
     return bpfError('SONDE_BPF_NO_BTF', `loading BPF object ${object} failed (${errnoName(e)}) and this kernel has no BTF`);
   }
   if ((e === EPERM || e === EACCES) && !hasBpfPrivilege()) {
@@ -71,7 +70,7 @@ export function loadError(object: string, errno: number): SondeError {
 /** Classifies a failed attach. `tracefs` says whether the hook needs tracefs (tracepoints, legacy kprobes). */
 export function attachError(what: string, errno: number, tracefs: boolean): SondeError {
   const e = Math.abs(errno);
-  if (tracefs && e === ENOENT && !existsSync('/sys/kernel/tracing/events')) {
+  if (tracefs && e === ENOENT && !pathExists('/sys/kernel/tracing/events')) {
     return bpfError('SONDE_BPF_TRACEFS_NOT_MOUNTED', `attaching ${what} failed: tracefs is not mounted at /sys/kernel/tracing`);
   }
   if ((e === EPERM || e === EACCES) && !hasBpfPrivilege()) {

@@ -1,9 +1,11 @@
 // What the host offers for BPF: capabilities, BTF, tracefs, bpffs. Plain reads of /proc and /sys.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { SondeError } from '../../../errors/index.js';
 import { getLibc } from './bindings.js';
 
-export const CAPABILITY_BITS = { CAP_BPF: 39, CAP_PERFMON: 38, CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21 } as const;
+// CAP_DAC_READ_SEARCH: tracefs is root-only (0700) on many hosts; a non-root Sonde needs it to
+// resolve tracepoint ids. CAP_NET_ADMIN is listed for attach types some kernels gate on it.
+export const CAPABILITY_BITS = { CAP_BPF: 39, CAP_PERFMON: 38, CAP_DAC_READ_SEARCH: 2, CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21 } as const;
 export type CapabilityName = keyof typeof CAPABILITY_BITS;
 
 export const TRACEFS_PATH = '/sys/kernel/tracing';
@@ -27,8 +29,21 @@ export function readCapabilities(status?: string): Record<CapabilityName, boolea
   return out;
 }
 
+/**
+ * True when `path` exists. stat(2), not access(2) as fs.existsSync uses: access checks with the
+ * real uid and ignores CAP_DAC_READ_SEARCH, so a non-root Sonde with that capability would be
+ * told that tracefs files it can read are missing.
+ */
+export function pathExists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 export function hasBtf(): boolean {
-  return existsSync(BTF_PATH);
+  return pathExists(BTF_PATH);
 }
 
 function mountedFs(type: string, path: string): boolean {
@@ -45,7 +60,7 @@ function mountedFs(type: string, path: string): boolean {
 }
 
 export function tracefsMounted(): boolean {
-  return existsSync(`${TRACEFS_PATH}/events`) || mountedFs('tracefs', TRACEFS_PATH);
+  return pathExists(`${TRACEFS_PATH}/events`) || mountedFs('tracefs', TRACEFS_PATH);
 }
 
 export function bpffsMounted(): boolean {

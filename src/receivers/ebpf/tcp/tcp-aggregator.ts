@@ -51,6 +51,8 @@ interface ProcessSeries {
   connectionDuration: Map<number, HistPoint>;
   io: Map<number, SumPoint>;
   retransmits: Map<number, SumPoint>;
+  /** The comm's interner id this process is keyed by (-1: not interned). */
+  commId: number;
   /** Updated since the last collect. */
   dirty: boolean;
   excluded: boolean;
@@ -66,7 +68,9 @@ function defaultProcessName(pid: number): string | undefined {
 
 export class TcpAggregator {
   private readonly processes = new Map<number, ProcessSeries>();
-  private readonly comms = new WordInterner(65536);
+  // Ids are held by the series (and processes) that show them and freed at collection time once
+  // nothing holds them. Comm ids stop at 65534: 65535 is the process key of "comm not interned".
+  private readonly comms = new WordInterner(65535);
   private readonly addrs = new WordInterner(65536);
   private readonly addrNames: string[] = [];
   private readonly seriesCount: Record<TcpMetricName, number> = {
@@ -135,7 +139,10 @@ export class TcpAggregator {
     const out: ResourceMetrics[] = [];
     for (const [key, proc] of this.processes) {
       if (proc.excluded) {
-        if (!this.processAlive(proc.pid)) this.processes.delete(key);
+        if (!this.processAlive(proc.pid)) {
+          this.comms.release(proc.commId);
+          this.processes.delete(key);
+        }
         continue;
       }
       const metrics: Metric[] = [];
@@ -165,7 +172,21 @@ export class TcpAggregator {
       }
       proc.dirty = false;
     }
+    // Free the interner ids no live series or process holds any more (exited processes, and
+    // addresses seen only in events that landed in no series).
+    this.addrs.sweep();
+    this.comms.sweep();
     return out;
+  }
+
+  /** Live interner ids (tests: bounded by the live series, not by the history). */
+  internerSizes(): { addresses: number; comms: number } {
+    return { addresses: this.addrs.size, comms: this.comms.size };
+  }
+
+  /** Processes currently tracked (tests). */
+  get processCount(): number {
+    return this.processes.size;
   }
 
   /** Distinct series per metric right now. */
@@ -174,6 +195,10 @@ export class TcpAggregator {
   }
 
   private forget(proc: ProcessSeries): void {
+    for (const points of [proc.connections, proc.connectDuration, proc.connectionDuration] as Map<number, unknown>[])
+      for (const k of points.keys()) if (k !== OVERFLOW_KEY) this.addrs.release(connKeyAddr(k));
+    for (const k of proc.retransmits.keys()) if (k !== OVERFLOW_KEY) this.addrs.release(retransmitKeyAddr(k));
+    this.comms.release(proc.commId);
     this.seriesCount['sonde.tcp.connections'] -= countReal(proc.connections);
     this.seriesCount['sonde.tcp.connect.duration'] -= countReal(proc.connectDuration);
     this.seriesCount['sonde.tcp.connection.duration'] -= countReal(proc.connectionDuration);
@@ -190,8 +215,9 @@ export class TcpAggregator {
       const exe = (ev.pid !== 0 ? this.processName(ev.pid) : undefined) ?? (comm || 'unknown');
       const excluded = (this.include !== undefined && !this.include.has(exe) && !this.include.has(comm)) || this.exclude.has(exe) || this.exclude.has(comm);
       const resourceAttrs: Attributes = processResourceAttributes(ev.pid, exe, this.hostName);
+      this.comms.retain(commId);
       proc = {
-        pid: ev.pid, exe, resourceAttrs, excluded, dirty: true,
+        pid: ev.pid, exe, resourceAttrs, excluded, dirty: true, commId,
         connections: new Map(), connectDuration: new Map(), connectionDuration: new Map(), io: new Map(), retransmits: new Map(),
       };
       this.processes.set(key, proc);
@@ -227,7 +253,7 @@ export class TcpAggregator {
     const addr = this.addrId(ev);
     if (addr < 0) return OVERFLOW_KEY;
     const k1 = this.serverPort(ev) | (this.networkType(ev) << 16) | ((withOutcome ? ev.outcome : 7) << 17) | (ev.direction << 20);
-    return k1 + 4194304 * addr;
+    return k1 + CONN_ADDR_UNIT * addr;
   }
 
   private connAttrs(proc: ProcessSeries, key: number, ev: TcpEvent, withOutcome: boolean): Attributes {
@@ -236,7 +262,7 @@ export class TcpAggregator {
     };
     if (withOutcome) attrs['sonde.tcp.outcome'] = TCP_OUTCOMES[ev.outcome]!;
     attrs['network.type'] = this.networkType(ev) === 0 ? 'ipv4' : 'ipv6';
-    attrs['server.address'] = this.addrNames[Math.floor(key / 4194304)] ?? '';
+    attrs['server.address'] = this.addrNames[connKeyAddr(key)] ?? '';
     attrs['server.port'] = this.serverPort(ev);
     attrs['process.executable.name'] = proc.exe;
     return attrs;
@@ -258,6 +284,7 @@ export class TcpAggregator {
     let p = points.get(k);
     if (p === undefined) {
       p = { attrs: k === OVERFLOW_KEY ? OVERFLOW_ATTRS : this.connAttrs(proc, k, ev, withOutcome), start: this.now(), value: 0 };
+      if (k !== OVERFLOW_KEY) this.addrs.retain(connKeyAddr(k));
       points.set(k, p);
     }
     p.value += delta;
@@ -268,6 +295,7 @@ export class TcpAggregator {
     let p = points.get(k);
     if (p === undefined) {
       p = { attrs: k === OVERFLOW_KEY ? OVERFLOW_ATTRS : this.connAttrs(proc, k, ev, withOutcome), start: this.now(), hist: new CumulativeHistogram(bounds) };
+      if (k !== OVERFLOW_KEY) this.addrs.retain(connKeyAddr(k));
       points.set(k, p);
     }
     p.hist.record(value);
@@ -286,7 +314,7 @@ export class TcpAggregator {
 
   private recordRetransmit(proc: ProcessSeries, ev: TcpEvent): void {
     const addr = this.addrId(ev);
-    const key = addr < 0 ? OVERFLOW_KEY : this.serverPort(ev) + 65536 * addr;
+    const key = addr < 0 ? OVERFLOW_KEY : this.serverPort(ev) + RETRANSMIT_ADDR_UNIT * addr;
     const k = this.admit('sonde.tcp.retransmits', proc.retransmits, key);
     let p = proc.retransmits.get(k);
     if (p === undefined) {
@@ -295,10 +323,22 @@ export class TcpAggregator {
         start: this.now(),
         value: 0,
       };
+      if (k !== OVERFLOW_KEY) this.addrs.retain(addr);
       proc.retransmits.set(k, p);
     }
     p.value += 1;
   }
+}
+
+/** Connection series keys: port | type | outcome | direction in the low 22 bits, address id above. */
+const CONN_ADDR_UNIT = 4194304;
+/** Retransmit series keys: port in the low 16 bits, address id above. */
+const RETRANSMIT_ADDR_UNIT = 65536;
+function connKeyAddr(key: number): number {
+  return Math.floor(key / CONN_ADDR_UNIT);
+}
+function retransmitKeyAddr(key: number): number {
+  return Math.floor(key / RETRANSMIT_ADDR_UNIT);
 }
 
 function countReal(points: Map<number, unknown>): number {

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import type { ResourceMetrics } from '../../../pdata/types.js';
 import type { Logger } from '../../../telemetry/logger.js';
 import { SondeError } from '../../../errors/index.js';
-import { BpfObject, CloseGroup } from '../libbpf/bpf-object.js';
+import { BpfObject, CloseGroup, type BpfProgram } from '../libbpf/bpf-object.js';
 import { RingReader } from '../libbpf/ring-reader.js';
 import { LostCounter } from '../libbpf/lost-counter.js';
 import { withQuietLibbpf } from '../libbpf/log.js';
 import type { EbpfFeature, FeatureContext } from '../feature.js';
 import type { ProcessPortFilter } from '../config.js';
 import { TcpAggregator, type TcpMetricName } from './tcp-aggregator.js';
-import { TCP_LOST_SLOTS, createTcpEvent, decodeTcpEvent } from './tcp-event.js';
+import { TCP_LOST_SLOTS, TCP_MISSED_PROGRAMS, createTcpEvent, decodeTcpEvent } from './tcp-event.js';
 
 export type TcpConnectHook = 'fentry' | 'kprobe' | 'tracepoint';
 export const TCP_HOOK_LADDER: readonly TcpConnectHook[] = ['fentry', 'kprobe', 'tracepoint'];
@@ -22,7 +22,19 @@ const RUNG_PROGRAMS: Record<TcpConnectHook, readonly string[]> = {
   kprobe: ['sonde_tcp_kprobe_v4_connect', 'sonde_tcp_kprobe_v6_connect'],
   tracepoint: [],
 };
-const STATE_PROGRAMS = ['sonde_tcp_state', 'sonde_tcp_retransmit'];
+/**
+ * How the state-change and retransmit programs attach. Raw tracepoints first: the kernel skips a
+ * classic tracepoint program whenever any other kprobe/tracepoint BPF program is running on the
+ * CPU (e.g. a connect timing out in the timer softirq while another tool's syscall probe runs),
+ * which silently dropped connect outcomes on busy hosts; a raw tracepoint is only skipped when it
+ * interrupts itself. Either way the skipped runs are counted (recursion_misses).
+ */
+export type TcpStateAttach = 'raw_tracepoint' | 'tracepoint';
+export const TCP_STATE_ATTACH_LADDER: readonly TcpStateAttach[] = ['raw_tracepoint', 'tracepoint'];
+const STATE_PROGRAMS: Record<TcpStateAttach, { state: string; retransmit: string }> = {
+  raw_tracepoint: { state: 'sonde_tcp_state_raw', retransmit: 'sonde_tcp_retransmit_raw' },
+  tracepoint: { state: 'sonde_tcp_state', retransmit: 'sonde_tcp_retransmit' },
+};
 const ACCEPT_PROGRAMS = ['sonde_tcp_accept4_exit', 'sonde_tcp_accept_exit'];
 
 const FILTER = { PORT_INCLUDE: 1, COMM_INCLUDE: 2, PID_INCLUDE: 4, ACTIVE: 8 } as const;
@@ -31,6 +43,7 @@ const EXCLUDE = 2;
 
 export interface RungAttempt {
   hook: TcpConnectHook;
+  stateAttach: TcpStateAttach;
   ok: boolean;
   /** Why the rung failed (error code and message). */
   reason?: string;
@@ -41,6 +54,8 @@ export interface TcpLoadOptions {
   logger?: Logger;
   ringBufferSize: number;
   wakeupThreshold: number;
+  /** Size of the kernel's socket map (tcp.max_connections); default as compiled (65536). */
+  maxConnections?: number;
   include?: ProcessPortFilter;
   exclude?: ProcessPortFilter;
 }
@@ -48,6 +63,7 @@ export interface TcpLoadOptions {
 export interface LoadedTcp {
   obj: BpfObject;
   hook: TcpConnectHook;
+  stateAttach: TcpStateAttach;
   attempts: RungAttempt[];
   /** Hooks that could not be attached but are not fatal (e.g. accept tracepoints). */
   degraded: string[];
@@ -91,10 +107,11 @@ function fillFilters(obj: BpfObject, include: ProcessPortFilter | undefined, exc
 }
 
 /** Opens, configures, loads and attaches the TCP object with one connect hook. Throws on failure. */
-function loadWithHook(hook: TcpConnectHook, options: TcpLoadOptions, degraded: string[]): BpfObject {
+function loadWithHook(hook: TcpConnectHook, stateAttach: TcpStateAttach, options: TcpLoadOptions, degraded: string[]): BpfObject {
   const obj = BpfObject.openFile(options.objectPath, { name: 'tcp', logger: options.logger });
   try {
-    const wanted = new Set([...STATE_PROGRAMS, ...ACCEPT_PROGRAMS, ...RUNG_PROGRAMS[hook]]);
+    const state = STATE_PROGRAMS[stateAttach];
+    const wanted = new Set([state.state, state.retransmit, ...ACCEPT_PROGRAMS, ...RUNG_PROGRAMS[hook]]);
     for (const p of obj.programs()) p.autoload = wanted.has(p.name);
     obj.setRodata({
       connect_hook: HOOK_VALUE[hook],
@@ -102,6 +119,7 @@ function loadWithHook(hook: TcpConnectHook, options: TcpLoadOptions, degraded: s
       sonde_wakeup_bytes: options.wakeupThreshold,
     });
     obj.map('tcp_events').setMaxEntries(options.ringBufferSize);
+    if (options.maxConnections !== undefined) obj.map('tcp_socks').setMaxEntries(options.maxConnections);
     obj.load();
     fillFilters(obj, options.include, options.exclude);
     for (const name of RUNG_PROGRAMS[hook]) {
@@ -110,7 +128,7 @@ function loadWithHook(hook: TcpConnectHook, options: TcpLoadOptions, degraded: s
       if (hook === 'fentry') p.attachTrace();
       else p.attachKprobe(fn);
     }
-    for (const name of STATE_PROGRAMS) obj.program(name).attach();
+    for (const name of [state.state, state.retransmit]) obj.program(name).attach();
     for (const name of ACCEPT_PROGRAMS) {
       try {
         obj.program(name).attach();
@@ -130,22 +148,30 @@ function loadWithHook(hook: TcpConnectHook, options: TcpLoadOptions, degraded: s
  * The hook ladder: tries fentry, then kprobe on tcp_v{4,6}_connect, then the
  * sock:inet_sock_set_state tracepoint alone; the first rung that loads AND attaches wins.
  */
-export function loadTcpObject(options: TcpLoadOptions, ladder: readonly TcpConnectHook[] = TCP_HOOK_LADDER): LoadedTcp {
+export function loadTcpObject(
+  options: TcpLoadOptions,
+  ladder: readonly TcpConnectHook[] = TCP_HOOK_LADDER,
+  stateLadder: readonly TcpStateAttach[] = TCP_STATE_ATTACH_LADDER,
+): LoadedTcp {
   const attempts: RungAttempt[] = [];
   let failure: unknown;
   for (const [i, hook] of ladder.entries()) {
-    const degraded: string[] = [];
-    const last = i === ladder.length - 1;
-    try {
-      // A refused rung is an expected answer: keep libbpf's complaint at debug level.
-      const obj = last ? loadWithHook(hook, options, degraded) : withQuietLibbpf(() => loadWithHook(hook, options, degraded));
-      attempts.push({ hook, ok: true });
-      return { obj, hook, attempts, degraded };
-    } catch (err) {
-      failure = err;
-      const reason = err instanceof SondeError ? `${err.code}: ${err.message.split('\n')[0]}` : String(err);
-      attempts.push({ hook, ok: false, reason });
-      options.logger?.debug({ hook, reason }, 'TCP connect hook rung unavailable, trying the next');
+    for (const [j, stateAttach] of stateLadder.entries()) {
+      const degraded: string[] = [];
+      const last = i === ladder.length - 1 && j === stateLadder.length - 1;
+      try {
+        // A refused rung is an expected answer: keep libbpf's complaint at debug level.
+        const obj = last
+          ? loadWithHook(hook, stateAttach, options, degraded)
+          : withQuietLibbpf(() => loadWithHook(hook, stateAttach, options, degraded));
+        attempts.push({ hook, stateAttach, ok: true });
+        return { obj, hook, stateAttach, attempts, degraded };
+      } catch (err) {
+        failure = err;
+        const reason = err instanceof SondeError ? `${err.code}: ${err.message.split('\n')[0]}` : String(err);
+        attempts.push({ hook, stateAttach, ok: false, reason });
+        options.logger?.debug({ hook, stateAttach, reason }, 'TCP hook rung unavailable, trying the next');
+      }
     }
   }
   throw failure;
@@ -154,6 +180,7 @@ export function loadTcpObject(options: TcpLoadOptions, ladder: readonly TcpConne
 export class TcpCapture implements EbpfFeature {
   readonly name = 'tcp';
   hook: TcpConnectHook | undefined;
+  stateAttach: TcpStateAttach | undefined;
   attempts: RungAttempt[] = [];
   readonly aggregator: TcpAggregator;
   readonly stats = { events: 0, rejected: 0, lost: 0 };
@@ -161,6 +188,9 @@ export class TcpCapture implements EbpfFeature {
   private obj: BpfObject | undefined;
   private reader: RingReader | undefined;
   private lost: LostCounter | undefined;
+  /** Programs whose skipped runs (recursion_misses) are reported, with the last value seen. */
+  private missed: { label: string; programs: BpfProgram[]; seen: number }[] = [];
+  private readonly infoScratch = new Uint8Array(256);
   private readonly event = createTcpEvent();
   private unflushedEvents = 0;
   private readonly unflushedRejects = new Map<string, number>();
@@ -180,24 +210,40 @@ export class TcpCapture implements EbpfFeature {
       logger,
       ringBufferSize: config.ringBufferSize,
       wakeupThreshold: config.wakeupThreshold,
+      maxConnections: config.tcp.max_connections,
       include: config.include,
       exclude: config.exclude,
     });
     this.group.add(loaded.obj);
     this.obj = loaded.obj;
     this.hook = loaded.hook;
+    this.stateAttach = loaded.stateAttach;
     this.attempts = loaded.attempts;
     logger.info(
-      { hook: loaded.hook, ladder: loaded.attempts.map((a) => (a.ok ? `${a.hook}: ok` : `${a.hook}: ${a.reason}`)) },
-      `eBPF TCP capture: connect hook ${loaded.hook}`,
+      {
+        hook: loaded.hook,
+        stateAttach: loaded.stateAttach,
+        ladder: loaded.attempts.map((a) => `${a.hook}+${a.stateAttach}: ${a.ok ? 'ok' : a.reason}`),
+      },
+      `eBPF TCP capture: connect hook ${loaded.hook}, state changes via ${loaded.stateAttach}`,
     );
-    this.ctx.telemetry
-      .gauge('sonde_ebpf_hook_info', 'Hook chosen at start-up by each eBPF feature (1 = in use).', ['feature', 'hook'])
-      .labels('tcp_connect', loaded.hook)
-      .set(1);
+    const hookInfo = this.ctx.telemetry.gauge('sonde_ebpf_hook_info', 'Hook chosen at start-up by each eBPF feature (1 = in use).', ['feature', 'hook']);
+    hookInfo.labels('tcp_connect', loaded.hook).set(1);
+    hookInfo.labels('tcp_state', loaded.stateAttach).set(1);
     this.lost = new LostCounter(loaded.obj, TCP_LOST_SLOTS);
+    const state = STATE_PROGRAMS[loaded.stateAttach];
+    const byLabel: Record<(typeof TCP_MISSED_PROGRAMS)[number], string[]> = {
+      tcp_state: [state.state, ...RUNG_PROGRAMS[loaded.hook]],
+      tcp_accept: ACCEPT_PROGRAMS,
+      tcp_retransmit: [state.retransmit],
+    };
+    this.missed = TCP_MISSED_PROGRAMS.map((label) => {
+      const programs = byLabel[label].map((n) => loaded.obj.program(n));
+      // Misses before start (none expected) are not ours to report: start from the current value.
+      return { label: `${label}_missed`, programs, seen: programs.reduce((n, p) => n + p.recursionMisses(this.infoScratch), 0) };
+    });
     // Zero series up front, so /metrics shows "0 lost" rather than nothing.
-    for (const program of [...TCP_LOST_SLOTS, 'tcp_decoder']) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
+    for (const program of [...TCP_LOST_SLOTS, ...this.missed.map((m) => m.label), 'tcp_decoder']) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
     this.ctx.telemetry.ebpfEvents.labels('tcp').inc(0);
     const events = loaded.obj.map('tcp_events');
     this.reader = this.group.add(
@@ -240,6 +286,17 @@ export class TcpCapture implements EbpfFeature {
       this.stats.lost += delta;
       t.ebpfEventsLost.labels(program).inc(delta);
     });
+    if (this.obj && !this.obj.closed) {
+      for (const m of this.missed) {
+        let total = 0;
+        for (const p of m.programs) total += p.recursionMisses(this.infoScratch);
+        if (total > m.seen) {
+          this.stats.lost += total - m.seen;
+          t.ebpfEventsLost.labels(m.label).inc(total - m.seen);
+          m.seen = total;
+        }
+      }
+    }
     if (this.unflushedRejects.size > 0) {
       const decodeErrors = t.counter('sonde_ebpf_decode_errors_total', 'Ring buffer records user space refused to decode (unknown schema, bad size or fields).', ['program', 'reason']);
       for (const [reason, n] of this.unflushedRejects) {
