@@ -10,7 +10,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- Debian packages --------------------------------------------------------------------------
-PKGS=(clang llvm libbpf-dev bpftool libbpf1 nginx-light prometheus wrk bpftrace libcap2-bin iproute2 curl python3)
+# One list for every area, so `apt-get update` runs at most once:
+#   eBPF build and tests: clang llvm libbpf-dev bpftool libbpf1 bpftrace
+#   backends and load: nginx-light prometheus wrk curl python3; TLS test certificates: openssl
+#   namespaces, capabilities: iproute2 libcap2-bin util-linux
+#   deployment tests: systemd systemd-container (systemd-analyze, nspawn) python3-venv
+PKGS=(clang llvm libbpf-dev bpftool libbpf1 bpftrace nginx-light prometheus wrk curl python3 openssl
+  iproute2 libcap2-bin util-linux systemd systemd-container python3-venv)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,8 +35,7 @@ mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracin
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 # --- OTLP end to end: Jaeger v2 (test/otlp) -----------------------------------------------------
-# openssl makes throwaway certificates for the TLS tests.
-dpkg-query -W -f='${Status}' openssl 2>/dev/null | grep -q 'install ok installed' || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+# openssl (package list above) makes throwaway certificates for the TLS tests.
 # Jaeger is built from its Go module into /var/cache/sonde-test/bin once (10 to 20 minutes on 2 busy cores);
 # later runs reuse the binary.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
@@ -60,13 +65,13 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { echo "setup-test
 
 # --- eBPF receiver: libbpf layer and TCP capture (test/ebpf/, issue 3) ----------------------------
 # clang, llvm, libbpf-dev, bpftool and libbpf1 come from the package list above; tracefs is mounted
-# above. The tests load bpf/out/*.bpf.o rebuilt from source here (and by `npm run build:bpf`).
+# above. scripts/test.sh then rebuilds bpf/out/*.bpf.o from source (`npm run build:bpf`), and the
+# tests load those.
 for tool in clang llvm-strip bpftool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "setup-test-env: $tool missing (clang llvm bpftool)" >&2; exit 1; }
 done
 ldconfig -p | grep -q 'libbpf\.so\.1 ' || { echo "setup-test-env: libbpf.so.1 missing (libbpf1)" >&2; exit 1; }
 [ -r /sys/kernel/btf/vmlinux ] || echo "setup-test-env: WARNING: /sys/kernel/btf/vmlinux missing: eBPF tests will fail (kernel without BTF)" >&2
-bash bpf/build.sh
 
 # --- k8sattributes / resourcedetection processors (test/k8s, test/resourcedetection, issue 7) -----
 # No cluster needed: the tests run their own fake Kubernetes API server on 127.0.0.1 and reach it
@@ -87,14 +92,6 @@ awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/self/mounts || { e
 DEPLOY_TOOLS=/usr/local/lib/sonde-test-tools
 KUSTOMIZE_VERSION=v5.5.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
-deploy_missing=()
-for p in systemd systemd-container util-linux python3-venv iproute2 curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || deploy_missing+=("$p")
-done
-if [ ${#deploy_missing[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${deploy_missing[@]}" >/dev/null
-fi
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "setup-test-env: overlayfs unavailable (test/deploy needs it)" >&2; exit 1; }
 # (`kustomize version` says "(devel)" for go-installed builds; the module version is in the binary.)
 if ! go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null | grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s"; then
