@@ -56,7 +56,7 @@ struct sock_info {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 65536); /* user space sets tcp.max_connections before load */
 	__type(key, __u64);
 	__type(value, struct sock_info);
 } tcp_socks SEC(".maps");
@@ -227,14 +227,16 @@ static __always_inline void emit_close(struct sock *sk, struct sock_info *info, 
 	sonde_submit(&tcp_events, e);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int sonde_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/*
+ * One state transition. Runs from the raw tracepoint where the kernel allows it (user space
+ * prefers it): a classic tracepoint program is skipped by the kernel whenever ANY other
+ * kprobe/tracepoint BPF program is running on that CPU (bpf_prog_active), e.g. when the timer
+ * softirq that times a connect out interrupts another tool's syscall probe, and the event is
+ * gone. A raw tracepoint is only skipped when it interrupts itself. Both kinds count their
+ * skipped runs in the program's recursion_misses, which user space reports as lost.
+ */
+static __always_inline int on_state(struct sock *sk, int oldstate, int newstate, __u16 server_port)
 {
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	int oldstate = ctx->oldstate;
-	int newstate = ctx->newstate;
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk;
 	__u64 now = bpf_ktime_get_ns();
 	struct sock_info *info;
@@ -252,9 +254,22 @@ int sonde_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	if (oldstate == TCP_SYN_SENT) {
 		info = bpf_map_lookup_elem(&tcp_socks, &key);
-		if (!info)
+		if (!info) {
+			/*
+			 * A connect outcome with no owner state: the entry was evicted from the LRU
+			 * socket map (more connections in flight than tcp.max_connections) or the connect
+			 * began before Sonde. Not reportable as such: count it (scoped by the port filter; pid and
+			 * process filters cannot be applied without the owner).
+			 */
+			if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+				return 0;
+			/* Only the port filter can still be applied (the owner is unknown). */
+			if ((filter_flags & SONDE_TCP_FILTER_ACTIVE) &&
+			    filter_rejects(&port_filter, &server_port, SONDE_TCP_FILTER_PORT_INCLUDE))
+				return 0;
+			sonde_count_lost(SONDE_TCP_SLOT_EVICTED);
 			return 0;
-		__u16 server_port = ctx->dport;
+		}
 		if (!allowed(info, server_port)) {
 			bpf_map_delete_elem(&tcp_socks, &key);
 			return 0;
@@ -293,6 +308,25 @@ int sonde_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		bpf_map_delete_elem(&tcp_socks, &key);
 	}
 	return 0;
+}
+
+SEC("?raw_tracepoint/inet_sock_set_state") /* "?": loaded only when user space picks it */
+int sonde_tcp_state_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(const struct sock *sk, const int oldstate, const int newstate) */
+	struct sock *sk = (struct sock *)ctx->args[0];
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return on_state(sk, (int)ctx->args[1], (int)ctx->args[2], dport);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int sonde_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return on_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->dport);
 }
 
 /* Inbound: the process that accept()s a connection owns it. */
@@ -368,10 +402,8 @@ int sonde_tcp_accept_exit(struct trace_event_raw_sys_exit *ctx)
 	return on_accept_exit(ctx->ret);
 }
 
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int sonde_tcp_retransmit(struct sonde_tp_retransmit *ctx)
+static __always_inline int on_retransmit(struct sock *sk, int state)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk;
 	struct sock_info *info = bpf_map_lookup_elem(&tcp_socks, &key);
 	if ((filter_flags & SONDE_TCP_FILTER_ACTIVE) && !(info && info->has_owner))
@@ -382,9 +414,23 @@ int sonde_tcp_retransmit(struct sonde_tp_retransmit *ctx)
 	fill_socket(e, sk);
 	if (info)
 		fill_owner(e, info);
-	e->state = ctx->state;
+	e->state = state;
 	sonde_submit(&tcp_events, e);
 	return 0;
+}
+
+SEC("?raw_tracepoint/tcp_retransmit_skb")
+int sonde_tcp_retransmit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(const struct sock *sk, const struct sk_buff *skb, ...) */
+	struct sock *sk = (struct sock *)ctx->args[0];
+	return on_retransmit(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int sonde_tcp_retransmit(struct sonde_tp_retransmit *ctx)
+{
+	return on_retransmit((struct sock *)ctx->skaddr, ctx->state);
 }
 
 /* Ladder rungs 1 and 2: remember the owner at connect() entry. Loaded only when chosen. */

@@ -12,10 +12,11 @@
 #define SONDE_EVENT_TCP_CLOSE 3      /* connection closed: lifetime and bytes each way */
 #define SONDE_EVENT_TCP_RETRANSMIT 4 /* one segment retransmitted */
 
-/* Lost-event slots in sonde_lost, one per program. */
+/* Lost-event slots in sonde_lost: ring full per program, then state-loss reasons. */
 #define SONDE_TCP_SLOT_STATE 0      /* sock:inet_sock_set_state */
 #define SONDE_TCP_SLOT_ACCEPT 1     /* syscalls:sys_exit_accept / accept4 */
 #define SONDE_TCP_SLOT_RETRANSMIT 2 /* tcp:tcp_retransmit_skb */
+#define SONDE_TCP_SLOT_EVICTED 3    /* connect outcome with no socket state (LRU eviction, or older than Sonde) */
 
 #define SONDE_TCP_DIR_OUTBOUND 1
 #define SONDE_TCP_DIR_INBOUND 2

@@ -97,10 +97,6 @@ export const ERROR_CODES = {
     summary: 'Data reached an exporter that was already shut down (during shutdown or a reload).',
     fix: 'Nothing to do at shutdown; the error is retryable, so senders such as OTLP clients retry against the new instance.',
   },
-  SONDE_QUEUE_STORAGE_UNSUPPORTED: {
-    summary: 'sending_queue.storage_dir (persistent queue) is set, but this version of Sonde has only the in-memory queue.',
-    fix: 'Remove sending_queue.storage_dir from the exporter config.',
-  },
   SONDE_QUEUE_STORAGE_FAILED: {
     summary: 'The persistent queue (sending_queue.storage_dir) could not be opened, read or written.',
     fix: 'Check that storage_dir is writable, has free space, and is not used by another Sonde process; the exporter refuses data (retryable) while writes fail.',

@@ -56,10 +56,10 @@ describe('decodeTcpEvent', () => {
 });
 
 describe('readCapabilities', () => {
-  it('reads CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN from CapEff', () => {
-    expect(readCapabilities('CapEff:\t000001fffeffffff\n')).toEqual({ CAP_BPF: true, CAP_PERFMON: true, CAP_NET_ADMIN: true, CAP_SYS_ADMIN: true });
-    expect(readCapabilities('CapEff:\t0000000000000000\n')).toEqual({ CAP_BPF: false, CAP_PERFMON: false, CAP_NET_ADMIN: false, CAP_SYS_ADMIN: false });
+  it('reads CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN and CAP_SYS_ADMIN from CapEff', () => {
+    expect(readCapabilities('CapEff:\t000001fffeffffff\n')).toEqual({ CAP_BPF: true, CAP_PERFMON: true, CAP_DAC_READ_SEARCH: true, CAP_NET_ADMIN: true, CAP_SYS_ADMIN: true });
+    expect(readCapabilities('CapEff:\t0000000000000000\n')).toEqual({ CAP_BPF: false, CAP_PERFMON: false, CAP_DAC_READ_SEARCH: false, CAP_NET_ADMIN: false, CAP_SYS_ADMIN: false });
     // CAP_BPF (39) + CAP_PERFMON (38) + CAP_NET_ADMIN (12) only
-    expect(readCapabilities(`CapEff:\t${((1n << 39n) | (1n << 38n) | (1n << 12n)).toString(16)}\n`)).toEqual({ CAP_BPF: true, CAP_PERFMON: true, CAP_NET_ADMIN: true, CAP_SYS_ADMIN: false });
+    expect(readCapabilities(`CapEff:\t${((1n << 39n) | (1n << 38n) | (1n << 12n)).toString(16)}\n`)).toEqual({ CAP_BPF: true, CAP_PERFMON: true, CAP_DAC_READ_SEARCH: false, CAP_NET_ADMIN: true, CAP_SYS_ADMIN: false });
   });
 });

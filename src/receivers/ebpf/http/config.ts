@@ -101,7 +101,7 @@ export const httpConfigSchema = {
     max_buffered_spans: {
       type: 'integer',
       minimum: 1,
-      description: 'Spans held until the next hand-over to the traces pipeline (every second, or later while the pipeline is slow): at most this many spans per second leave the receiver. Beyond it spans are not built (the histograms still count the requests) and are counted in sonde_receiver_refused_items_total.',
+      description: 'Spans held until the next hand-over to the traces pipeline (every 200 ms, or later while the pipeline is slow): at most this many spans leave the receiver per hand-over. Beyond it spans are not built (the histograms still count the requests) and are counted in sonde_receiver_refused_items_total.',
       default: d.max_buffered_spans,
     },
   },

@@ -40,6 +40,13 @@ export const AF_INET6 = 10;
 
 /** Program name used in sonde_ebpf_events_total / _lost_total. */
 export const HTTP_PROGRAM = 'http';
+/**
+ * The `program` label for runs of http.bpf.o's syscall tracepoints that the kernel skipped
+ * (recursion_misses: another kprobe/tracepoint BPF program was running on that CPU). An upper
+ * bound on exchange ends missed that way.
+ */
+export const HTTP_MISSED_LABEL = 'http_missed';
+
 /** Slot of http.bpf.o in its `sonde_lost` per-CPU array. */
 export const HTTP_LOST_SLOT_EXCHANGE = 0;
 /**

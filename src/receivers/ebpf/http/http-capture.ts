@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../../telemetry/logger.js';
-import { BpfObject, CloseGroup, LostCounter, RingReader, ensureTracefs, type RecordHandler } from '../libbpf/index.js';
+import { BpfObject, CloseGroup, LostCounter, RingReader, ensureTracefs, type BpfProgram, type RecordHandler } from '../libbpf/index.js';
 import * as L from './event-layout.js';
 
 /** Kernel-side filters; the same meaning as the receiver's TCP filters. Empty lists: no filter. */
@@ -50,6 +50,9 @@ export class HttpCapture {
   private readonly group = new CloseGroup();
   private reader: RingReader | undefined;
   private lost: LostCounter | undefined;
+  private attached: BpfProgram[] = [];
+  private missesSeen = 0;
+  private readonly infoScratch = new Uint8Array(256);
   private closed = false;
 
   constructor(private readonly options: HttpCaptureOptions) {}
@@ -93,7 +96,12 @@ export class HttpCapture {
       const cgroups = obj.map('cgroup_filter');
       for (const c of f.includeCgroupIds ?? []) cgroups.update(u64(c), INCLUDE);
 
-      for (const prog of obj.programs()) if (prog.autoload) prog.attach();
+      for (const prog of obj.programs()) {
+        if (!prog.autoload) continue;
+        prog.attach();
+        this.attached.push(prog);
+      }
+      this.missesSeen = this.totalMisses();
 
       this.lost = new LostCounter(obj, L.HTTP_LOST_SLOTS);
       this.reader = this.group.add(
@@ -121,9 +129,21 @@ export class HttpCapture {
     return total;
   }
 
-  /** Reports growth of the kernel's lost-event counter. */
+  /** Reports growth of the kernel's lost-event counter, and of runs the kernel skipped. */
   collectLost(report: (program: string, delta: number) => void): void {
-    if (!this.closed) this.lost?.collect(report);
+    if (this.closed) return;
+    this.lost?.collect(report);
+    const misses = this.totalMisses();
+    if (misses > this.missesSeen) {
+      report(L.HTTP_MISSED_LABEL, misses - this.missesSeen);
+      this.missesSeen = misses;
+    }
+  }
+
+  private totalMisses(): number {
+    let n = 0;
+    for (const p of this.attached) n += p.recursionMisses(this.infoScratch);
+    return n;
   }
 
   get records(): number {

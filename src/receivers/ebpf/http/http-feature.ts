@@ -8,7 +8,7 @@ import type { EbpfFeature, FeatureContext } from '../feature.js';
 import { resolveCgroupIds } from './cgroups.js';
 import { HttpCapture } from './http-capture.js';
 import { HttpPipeline } from './http-pipeline.js';
-import { HTTP_DECODER_LABEL, HTTP_LOST_SLOTS, HTTP_PROGRAM } from './event-layout.js';
+import { HTTP_DECODER_LABEL, HTTP_LOST_SLOTS, HTTP_MISSED_LABEL, HTTP_PROGRAM } from './event-layout.js';
 
 export class HttpFeature implements EbpfFeature {
   readonly name = 'http';
@@ -55,7 +55,7 @@ export class HttpFeature implements EbpfFeature {
     capture.start();
     this.capture = capture;
     // Every loss counter shows in /metrics from the start, at 0: absent and "nothing lost" differ.
-    for (const program of [...HTTP_LOST_SLOTS, HTTP_DECODER_LABEL]) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
+    for (const program of [...HTTP_LOST_SLOTS, HTTP_MISSED_LABEL, HTTP_DECODER_LABEL]) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
     logger.info({ feature: 'http' }, 'eBPF HTTP capture: syscall tracepoints attached');
   }
 
