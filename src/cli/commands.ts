@@ -67,6 +67,10 @@ export async function runCommand(file: string, shutdownTimeout: string, err: Out
   try {
     await supervisor.start(config);
   } catch (e) {
+    if (hasCode(e, 'SONDE_BPF_NO_PRIVILEGE')) {
+      err('sonde: not enough privileges: the ebpf receiver loads programs into the kernel, which needs root');
+      err('       (or CAP_BPF + CAP_PERFMON). Run it as root, e.g. `sudo ./bin/sonde run`; `sonde doctor` lists what is missing.');
+    }
     err(`sonde: cannot start: ${describeError(e)}`);
     logger.flush?.();
     return 1;
@@ -99,4 +103,12 @@ export async function runCommand(file: string, shutdownTimeout: string, err: Out
       void supervisor.reload();
     });
   });
+}
+
+/** True when `e` or any error in its cause chain carries `code`. */
+function hasCode(e: unknown, code: string): boolean {
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 8; cur = cur.cause, depth++) {
+    if ((cur as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }

@@ -1,7 +1,7 @@
 // The CLI end to end: validate's exit codes and output, and `sonde run` with a real receiver
 // feeding the file exporter, stopped with SIGTERM and reloaded with SIGHUP.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +172,25 @@ describe('sonde run', () => {
     const { code } = await proc.stop('SIGTERM');
     expect(code).toBe(0);
     expect(spansInFile(second).spans).toBe(2);
+  });
+
+  it('says plainly that root is needed when run without privileges on the shipped config', async () => {
+    // The shipped config, with free ports so it cannot clash with other tests.
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-noroot-'));
+    const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
+      .replace('127.0.0.1:8888', `127.0.0.1:${await freePort()}`)
+      .replace('127.0.0.1:9464', `127.0.0.1:${await freePort()}`);
+    const file = join(dir, 'pipeline.config.yaml');
+    writeFileSync(file, config);
+    chmodSync(dir, 0o755);
+    const args = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, SONDE_BIN, 'run', '--config', file];
+    const r = await run('setpriv', args, { cwd: repoRoot }).then(
+      (x) => ({ code: 0, stderr: x.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, which needs root/m);
+    expect(r.stderr).toMatch(/SONDE_BPF_NO_PRIVILEGE/);
   });
 
   it('exits 1 with the problems when the config is invalid at start', async () => {
