@@ -31,4 +31,6 @@ export const CONFORMANCE_OVERRIDES: Record<string, Record<string, unknown>> = {
   'exporter/otlphttp': { endpoint: 'http://127.0.0.1:9', retry_on_failure: { enabled: false } },
   'receiver/otlp': { protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
   'processor/k8sattributes': { auth_type: 'kubeConfig', filter: { node: 'conformance' } },
+  // A limit far above what the test process uses, so consume() passes through.
+  'processor/memory_limiter': { limit_mib: 1_000_000 },
 };
