@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { parseYamlSource } from '../../src/config/yaml-source.js';
-import { expectNoLeak, expectSondeError, fcParams, testTimeout } from './fuzz-settings.js';
+import { expectNoLeak, expectSondeError, fcParams, sampleParams, testTimeout } from './fuzz-settings.js';
 
 const RUNS = 600;
 
@@ -159,7 +159,7 @@ describe('fuzz: config loader', () => {
   it(
     'loading configs over and over does not leak',
     async () => {
-      const texts = fc.sample(textMutation, 200).map((ms) => mutateText(VALID, ms));
+      const texts = fc.sample(textMutation, sampleParams(200)).map((ms) => mutateText(VALID, ms));
       await expectNoLeak(
         () => {
           for (const t of texts) {

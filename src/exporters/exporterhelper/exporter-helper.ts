@@ -207,8 +207,8 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
             logger.info({ exporter: id.key, batches: queue.size(), items: queuedItems }, 'persistent queue: unsent data stays on disk for the next run');
           }
           const items = left.reduce((n, e) => n + e.items, 0);
-          if (items > 0) addQueued(-items);
           if (items > 0) {
+            addQueued(-items);
             telemetry.exporterSendFailed.inc(labels, items);
             const err = permanentError('SONDE_SHUTDOWN_TIMEOUT', `exporter ${id.key}: ${items} queued items not sent before the shutdown deadline`);
             logger.error({ exporter: id.key, code: err.code, items }, err.message);
@@ -224,7 +224,7 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
 
 function createStore(options: ExporterHelperOptions, queue: NonNullable<ResolvedHelperConfig['queue']>, onCorrupt: (items: number) => void): QueueStore {
   if (queue.storageDir === undefined) return new MemoryQueueStore(queue.capacity);
-  const { id, logger, telemetry, configDir } = options.settings;
+  const { id, logger, configDir } = options.settings;
   const base = resolvePath(configDir ?? process.cwd(), queue.storageDir);
   return new PersistentQueueStore({
     directory: queueDirectory(base, id.key),

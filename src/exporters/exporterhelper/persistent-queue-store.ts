@@ -90,13 +90,13 @@ export class PersistentQueueStore implements QueueStore {
 
   async offer(entry: QueueEntry): Promise<boolean> {
     if (this.closed) return false;
+    if (this.size() + this.reservedCount >= this.capacity) return false; // before serializing: cheap
     const record = encodeEntry(entry.batch, entry.items);
     if (record.length > this.maxBytes) {
       throw permanentError('SONDE_QUEUE_ENTRY_TOO_LARGE', `a batch of ${record.length} bytes cannot fit in the persistent queue (max_size ${this.maxBytes} bytes)`, {
         hint: 'Raise sending_queue.max_size, or send smaller batches (batch processor send_batch_max_size).',
       });
     }
-    if (this.size() + this.reservedCount >= this.capacity) return false;
     if (this.storedBytes + this.reservedBytes + record.length > this.maxBytes) return false;
     // Reserve room before the write so concurrent offers cannot overfill the store.
     const key = this.nextKey++;

@@ -7,8 +7,9 @@ export type HandleOutcome = 'done' | 'keep';
 
 /**
  * Runs `consumers` workers that take entries from a store and hand them to `handle`, and applies
- * the when_full policy to producers. `drain` stops intake and waits for the store to empty; with
- * a persistent store it only waits for the entries being sent (the rest stays on disk).
+ * the when_full policy to producers. `drain` stops intake and waits for the store to empty. When
+ * `handle` keeps an entry (persistent store, shutting down, backend failing), workers take no
+ * more: the rest stays on disk for the next run.
  */
 export class SendingQueue {
   private readonly itemWaiters: (() => void)[] = [];
@@ -16,7 +17,7 @@ export class SendingQueue {
   private workers: Promise<void>[] = [];
   private closing = false;
   private stopped = false;
-  /** Workers take no new entries (persistent store draining). */
+  /** Workers take no new entries (an entry was kept during shutdown, or stop()). */
   private stopTaking = false;
 
   constructor(
@@ -70,10 +71,9 @@ export class SendingQueue {
    */
   async drain(deadline: Promise<void>): Promise<boolean> {
     this.closing = true;
-    if (this.persistent) this.stopTaking = true;
     this.wakeAll(this.spaceWaiters);
     this.wakeAll(this.itemWaiters);
-    if (this.workers.length === 0) return this.persistent || this.store.size() === 0;
+    if (this.workers.length === 0) return this.store.size() === 0;
     const finished = Promise.all(this.workers).then(() => true);
     return Promise.race([finished, deadline.then(() => false)]);
   }
@@ -113,7 +113,8 @@ export class SendingQueue {
       try {
         outcome = await this.handle(entry);
       } finally {
-        if (outcome !== 'keep') await this.store.done(entry);
+        if (outcome === 'keep') this.stopTaking = true;
+        else await this.store.done(entry);
       }
       // A store bounded by bytes (persistent) frees room on done, not on take.
       this.wake(this.spaceWaiters);
