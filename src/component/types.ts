@@ -49,6 +49,11 @@ export interface CreateSettings {
   /** Absolute path of the config file, for resolving relative paths in component config. */
   readonly configDir: string;
   readonly backpressure: Backpressure;
+  /**
+   * The service's shutdown deadline. A component that drains on shutdown (exporter queues) must
+   * finish, and count what it could not send, well within it: past it the process exits.
+   */
+  readonly shutdownTimeoutMs?: number;
 }
 
 interface FactoryBase<C> {

@@ -20,6 +20,7 @@ export interface GraphContext {
   logger: Logger;
   telemetry: SelfTelemetry;
   backpressure: Backpressure;
+  shutdownTimeoutMs: number;
 }
 
 export function buildGraph(config: ResolvedConfig, ctx: GraphContext): BuiltGraph {
@@ -30,6 +31,7 @@ export function buildGraph(config: ResolvedConfig, ctx: GraphContext): BuiltGrap
     telemetry: ctx.telemetry,
     configDir,
     backpressure: ctx.backpressure,
+    shutdownTimeoutMs: ctx.shutdownTimeoutMs,
   });
 
   const exporters = new Map<string, Exporter>();

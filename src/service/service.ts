@@ -24,6 +24,7 @@ export class Service {
     private readonly logger: Logger,
     private readonly telemetry: SelfTelemetry,
     private readonly backpressure: Backpressure = alwaysAccept,
+    private readonly shutdownTimeoutMs = 10_000,
   ) {}
 
   get state(): ServiceState {
@@ -33,7 +34,12 @@ export class Service {
   async start(): Promise<void> {
     if (this.stateValue !== 'created') throw new Error(`service already ${this.stateValue}`);
     this.stateValue = 'starting';
-    this.graph = buildGraph(this.config, { logger: this.logger, telemetry: this.telemetry, backpressure: this.backpressure });
+    this.graph = buildGraph(this.config, {
+      logger: this.logger,
+      telemetry: this.telemetry,
+      backpressure: this.backpressure,
+      shutdownTimeoutMs: this.shutdownTimeoutMs,
+    });
     const started: Array<{ shutdown(): Promise<void> }> = [];
     const steps: Array<[string, { start(): Promise<void>; shutdown(): Promise<void> }]> = [
       ...this.graph.exporters.map((e) => [`exporter ${e.key}`, e.component] as [string, typeof e.component]),
@@ -57,7 +63,7 @@ export class Service {
   }
 
   /** Idempotent; safe before start(). Gives up waiting after deadlineMs and reports it. */
-  shutdown(deadlineMs = 10_000): Promise<void> {
+  shutdown(deadlineMs = this.shutdownTimeoutMs): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(deadlineMs);
     return this.shutdownPromise;
   }
@@ -69,10 +75,12 @@ export class Service {
       this.stateValue = 'stopped';
       return;
     }
-    const ordered = [
-      ...graph.receivers.map((r) => r.component),
-      ...graph.processors.map((p) => p.component),
-      ...graph.exporters.map((e) => e.component),
+    // Intake first, then processors in pipeline order (each flushes into the next), then every
+    // exporter at once: they drain independently, each within its share of the deadline.
+    const stages = [
+      ...graph.receivers.map((r) => [r.component]),
+      ...graph.processors.map((p) => [p.component]),
+      graph.exporters.map((e) => e.component),
     ];
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((res) => {
@@ -80,12 +88,10 @@ export class Service {
       timer.unref();
     });
     const work = (async () => {
-      for (const c of ordered) {
-        try {
-          await c.shutdown();
-        } catch (err) {
-          this.logger.warn({ err }, 'component shutdown failed');
-        }
+      for (const stage of stages) {
+        await Promise.all(
+          stage.map((c) => c.shutdown().catch((err: unknown) => this.logger.warn({ err }, 'component shutdown failed'))),
+        );
       }
     })();
     const outcome = await Promise.race([work.then(() => 'done' as const), deadline]);

@@ -40,7 +40,7 @@ export class Supervisor {
       isReady: () => this.service?.state === 'running',
     });
     logger.info({ address: config.telemetry.metricsAddress }, 'admin endpoint listening');
-    this.service = new Service(config, logger, telemetry, this.options.backpressure);
+    this.service = new Service(config, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
     try {
       await this.service.start();
     } catch (err) {
@@ -86,7 +86,7 @@ export class Supervisor {
         isReady: () => this.service?.state === 'running',
       });
     }
-    const next = new Service(loaded.config, logger, telemetry, this.options.backpressure);
+    const next = new Service(loaded.config, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
     try {
       await next.start();
       this.service = next;
@@ -96,7 +96,7 @@ export class Supervisor {
       telemetry.configReloads.labels('failed').inc();
       logger.error({ err }, 'new config failed to start; restoring the previous one');
       if (oldConfig) {
-        this.service = new Service(oldConfig, logger, telemetry, this.options.backpressure);
+        this.service = new Service(oldConfig, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
         await this.service.start();
       }
     }

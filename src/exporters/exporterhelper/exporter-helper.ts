@@ -14,7 +14,7 @@ import { SendingQueue, type HandleOutcome } from './sending-queue.js';
 import { attemptWithTimeout } from './timeout.js';
 
 export interface ExporterHelperOptions {
-  settings: Pick<CreateSettings, 'id' | 'logger' | 'telemetry'> & Partial<Pick<CreateSettings, 'configDir'>>;
+  settings: Pick<CreateSettings, 'id' | 'logger' | 'telemetry'> & Partial<Pick<CreateSettings, 'configDir' | 'shutdownTimeoutMs'>>;
   config: ExporterHelperConfig;
   /** Sends one batch once; see PushFn. */
   push: PushFn;
@@ -145,8 +145,10 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
       hint: 'Data arrived during shutdown or a reload; the sender may retry.',
     });
 
-  const drainDeadline = (): Promise<void> =>
-    new Promise((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).unref());
+  // Drain within the service's shutdown deadline (with room to count what is left), so nothing
+  // queued in memory is lost uncounted when the process exits at the deadline.
+  const drainMs = options.drainTimeoutMs ?? Math.min(DEFAULT_DRAIN_TIMEOUT_MS, Math.floor((options.settings.shutdownTimeoutMs ?? Infinity) * 0.8));
+  const drainDeadline = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, drainMs).unref());
 
   return {
     mutatesData: false,
