@@ -4,6 +4,7 @@
 
 import type { Attributes, HistogramDataPoint, Metric, Resource } from '../../../pdata/types.js';
 import { AggregationTemporality } from '../../../pdata/types.js';
+import { CumulativeHistogram } from '../cumulative-histogram.js';
 
 /** The semantic-convention buckets for HTTP durations, in seconds. */
 export const HTTP_DURATION_BOUNDS: readonly number[] = [0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -13,11 +14,7 @@ interface Series {
   resource: Resource;
   attributes: Attributes;
   startNs: bigint;
-  counts: Float64Array;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
+  hist: CumulativeHistogram;
 }
 
 export interface HistogramOptions {
@@ -62,19 +59,11 @@ export class DurationHistogram {
         this.series.set(fullKey, s);
       }
     }
-    // upper bounds are inclusive: value v goes to the first bucket with v <= bound
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && seconds > b[i]!) i++;
-    s.counts[i]!++;
-    s.count++;
-    s.sum += seconds;
-    if (seconds < s.min) s.min = seconds;
-    if (seconds > s.max) s.max = seconds;
+    s.hist.record(seconds);
   }
 
   private newSeries(resource: Resource, resourceKey: string, attributes: Attributes, nowNs: bigint): Series {
-    return { resourceKey, resource, attributes, startNs: nowNs, counts: new Float64Array(this.bounds.length + 1), count: 0, sum: 0, min: Infinity, max: -Infinity };
+    return { resourceKey, resource, attributes, startNs: nowNs, hist: new CumulativeHistogram(this.bounds) };
   }
 
   get seriesCount(): number {
@@ -87,17 +76,7 @@ export class DurationHistogram {
     for (const s of this.series.values()) {
       let entry = byResource.get(s.resourceKey);
       if (!entry) byResource.set(s.resourceKey, (entry = { resource: s.resource, points: [] }));
-      entry.points.push({
-        attributes: s.attributes,
-        startTimeUnixNano: s.startNs,
-        timeUnixNano: nowNs,
-        count: s.count,
-        sum: s.sum,
-        min: s.min,
-        max: s.max,
-        explicitBounds: [...this.bounds],
-        bucketCounts: Array.from(s.counts),
-      });
+      entry.points.push(s.hist.toPoint(s.attributes, s.startNs, nowNs));
     }
     const out = new Map<string, { resource: Resource; metric: Metric }>();
     for (const [rk, { resource, points }] of byResource) {

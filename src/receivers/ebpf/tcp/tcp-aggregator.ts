@@ -6,7 +6,7 @@ import { processResourceAttributes } from '../process-resource.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Attributes, Metric, ResourceMetrics } from '../../../pdata/types.js';
 import { AggregationTemporality } from '../../../pdata/types.js';
-import { CumulativeHistogram } from './histogram.js';
+import { CumulativeHistogram } from '../cumulative-histogram.js';
 import { WordInterner } from './interner.js';
 import { AF_INET, OFF, TCP_DIRECTION, TCP_EVENT, TCP_OUTCOMES, formatAddress, isV4Mapped, readComm, type TcpEvent } from './tcp-event.js';
 

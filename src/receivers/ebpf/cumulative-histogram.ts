@@ -1,5 +1,6 @@
-// A cumulative explicit-bucket histogram (OTLP semantics: bucket i counts values <= bounds[i]).
-import type { HistogramDataPoint, Attributes } from '../../../pdata/types.js';
+// A cumulative explicit-bucket histogram (OTLP semantics: bucket i counts values <= bounds[i]),
+// shared by the TCP and HTTP duration metrics. Recording allocates nothing.
+import type { HistogramDataPoint, Attributes } from '../../pdata/types.js';
 
 export class CumulativeHistogram {
   readonly counts: number[];
