@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   console.log(ratioLine);
   writeSection('Export throughput', `
 Command: \`npm run bench:export\` (bench/export/run.ts). Machine: ${describeMachine(m)}.
-Measured ${new Date().toISOString().slice(0, 16)}Z on a VM shared with other running test suites: absolute
+Measured ${new Date().toISOString().slice(0, 16)}Z on a small VM (load average at start above; other work may share it): absolute
 rates are noisy, compare within a round.
 
 Pipeline in both systems: OTLP/gRPC receiver -> batch processor (defaults: 8192 items or 200 ms) ->

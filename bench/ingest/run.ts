@@ -108,7 +108,7 @@ async function main(): Promise<void> {
 
   writeSection('Ring buffer ingest', `
 Command: \`npm run bench:ingest\` (bench/ingest/run.ts). Machine: ${describeMachine(m)}.
-Measured ${new Date().toISOString().slice(0, 16)}Z on a VM shared with other running test suites, so absolute
+Measured ${new Date().toISOString().slice(0, 16)}Z on a small VM (load average at start above; other work may share it), so absolute
 figures are noisy; the ratios are taken within each round.
 
 A BPF program (bench/ingest/gen.bpf.c, run with BPF_PROG_TEST_RUN) writes ${EVENTS} real TCP events

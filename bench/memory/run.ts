@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   console.log(textTable(header, rows));
   writeSection('Memory', `
 Command: \`npm run bench:memory\` (bench/memory/run.ts). Machine: ${describeMachine(m)}.
-Measured ${new Date().toISOString().slice(0, 16)}Z on a VM shared with other running test suites.
+Measured ${new Date().toISOString().slice(0, 16)}Z on a small VM (load average at start above; other work may share it).
 
 One Sonde process runs both pipelines (\`ebpf\` with TCP and HTTP capture on the nginx port, and
 \`otlp\` gRPC, into batch and an OTLP/gRPC exporter to a Go sink). Resident memory (VmRSS of the

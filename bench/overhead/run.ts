@@ -187,7 +187,7 @@ async function main(): Promise<void> {
   console.log(textTable(header, fixedRows));
   writeSection('Overhead on a real server', `
 Command: \`npm run bench:overhead\` (bench/overhead/run.ts). Machine: ${describeMachine(m)}.
-Measured ${new Date().toISOString().slice(0, 16)}Z on a VM shared with other running test suites; nginx, wrk
+Measured ${new Date().toISOString().slice(0, 16)}Z on a small VM (load average at start above; other work may share it); nginx, wrk
 and Sonde share its ${m.nproc} cores, so Sonde's CPU comes straight out of the server's.
 
 nginx (Debian nginx-light, one worker, \`return 200 "ok"\`, no access log) on 127.0.0.1 under
