@@ -39,6 +39,8 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 # Jaeger is built from its Go module into /var/cache/sonde-test/bin once (10 to 20 minutes on 2 busy cores);
 # later runs reuse the binary.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+# Go keeps its module and build caches under HOME; CI may run with a bare environment.
+export HOME="${HOME:-/root}"
 if ! command -v go >/dev/null 2>&1; then
   echo "setup-test-env: Go (1.24 or newer) is needed to build Jaeger for the OTLP tests" >&2
   exit 1

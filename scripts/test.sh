@@ -13,6 +13,8 @@ fi
 bash scripts/setup-test-env.sh
 if grep -q '"build:bpf"' package.json; then npm run --silent build:bpf; fi
 npx tsc -p tsconfig.json
+# vitest strips types without checking them: check the tests too.
+npx tsc -p tsconfig.test.json
 
 results=$(mktemp -d)/vitest.json
 set +e

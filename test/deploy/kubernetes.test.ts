@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCaptured, measureCapture, pollUntil, sampleSum, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { expectCaptured, measureCapture, pollUntil, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { KUBERNETES_VALIDATE, KUBERNETES_VERSION, KUSTOMIZE, REPO, needs, requireAll, run } from './tools.js';
 import { capabilityList, readUnitFile, unitValue } from './unit-file.js';
 
@@ -250,9 +251,9 @@ describe('the Kubernetes configs, run as the containers would run them', () => {
       });
       expectCaptured(r, { tcp: 3, httpServer: 4 }, expect);
       // The k8sattributes processor used the service account and the injected API address.
-      const own = await pollUntil(() => sonde.get('http://127.0.0.1:8888/metrics').body, (b) => sampleSum(b, 'sonde_k8s_watch_errors_total') > 0, 20_000);
-      expect(sampleSum(own, 'sonde_k8s_watch_errors_total', { resource: 'pods' })).toBeGreaterThan(0);
-      expect(sampleSum(own, 'sonde_k8s_api_up')).toBe(0);
+      const own = await pollUntil(() => sonde.get('http://127.0.0.1:8888/metrics').body, (b) => promValue(b, 'sonde_k8s_watch_errors_total') > 0, 20_000);
+      expect(promValue(own, 'sonde_k8s_watch_errors_total', { resource: 'pods' })).toBeGreaterThan(0);
+      expect(promValue(own, 'sonde_k8s_api_up')).toBe(0);
     } finally {
       const code = await sonde.stop();
       expect(code, sonde.output().slice(-3000)).toBe(0);
@@ -280,7 +281,7 @@ describe('the Kubernetes configs, run as the containers would run them', () => {
       const post = sonde.post('http://127.0.0.1:4318/v1/traces', JSON.stringify(request), 'application/json');
       expect(post.status).toBe(200);
       const own = sonde.get('http://127.0.0.1:8888/metrics').body;
-      expect(sampleSum(own, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(2);
+      expect(promValue(own, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(2);
     } finally {
       const code = await sonde.stop();
       expect(code, sonde.output().slice(-3000)).toBe(0);

@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { SANDBOX } from './tools.js';
+import { promValue } from '../helpers/sonde-process.js';
 
 export interface SandboxedProcess {
   child: ChildProcess;
@@ -111,35 +112,6 @@ export async function makeHttpRequests(n: number): Promise<{ port: number; close
   return { port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/**
- * Sum of the samples of `name` whose labels include `labels`, from Prometheus text; NaN when none.
- * Label values may contain braces (e.g. http_route="/users/{id}"), so labels are read pair by pair.
- */
-export function sampleSum(body: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  let found = false;
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const set: Record<string, string> = {};
-    let rest = line.slice(name.length);
-    if (rest.startsWith('{')) {
-      const pair = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/;
-      rest = rest.slice(1);
-      for (let m = pair.exec(rest); m; m = pair.exec(rest)) {
-        set[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-        rest = rest.slice(m[0].length);
-      }
-      if (!rest.startsWith('}')) continue;
-      rest = rest.slice(1);
-    }
-    const value = Number(rest.trim().split(/\s+/)[0]);
-    if (Object.entries(labels).every(([k, v]) => set[k] === v)) {
-      total += value;
-      found = true;
-    }
-  }
-  return found ? total : NaN;
-}
 
 export interface CaptureCheck {
   /** The Prometheus exporter's scrape body. */
@@ -179,7 +151,7 @@ export async function measureCapture(c: CaptureCheck, attempts = 3, roundMs = 40
   // both are counted drops, not silent loss.
   const lostNow = (): number => {
     const own = c.own();
-    return (sampleSum(own, 'sonde_ebpf_events_lost_total') || 0) + (sampleSum(own, 'sonde_receiver_refused_items_total') || 0);
+    return (promValue(own, 'sonde_ebpf_events_lost_total') || 0) + (promValue(own, 'sonde_receiver_refused_items_total') || 0);
   };
   const rounds: (CaptureResult & { lost: number })[] = [];
   for (let round = 1; round <= attempts; round++) {
@@ -190,10 +162,10 @@ export async function measureCapture(c: CaptureCheck, attempts = 3, roundMs = 40
       const read = (): CaptureResult => {
         const body = c.scrape();
         const r: CaptureResult = {
-          tcp: sampleSum(body, 'sonde_tcp_connections_total', { server_port: String(tcp.port), network_tcp_direction: 'outbound' }),
-          httpServer: sampleSum(body, 'http_server_request_duration_seconds_count', { server_port: String(http.port) }),
+          tcp: promValue(body, 'sonde_tcp_connections_total', { server_port: String(tcp.port), network_tcp_direction: 'outbound' }),
+          httpServer: promValue(body, 'http_server_request_duration_seconds_count', { server_port: String(http.port) }),
         };
-        if (c.clientSide) r.httpClient = sampleSum(body, 'http_client_request_duration_seconds_count', { server_port: String(http.port) });
+        if (c.clientSide) r.httpClient = promValue(body, 'http_client_request_duration_seconds_count', { server_port: String(http.port) });
         return r;
       };
       const complete = (r: CaptureResult): boolean =>

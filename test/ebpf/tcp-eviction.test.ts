@@ -4,7 +4,8 @@
 // be either reported (sonde.tcp.connections, any outcome) or counted in
 // sonde_ebpf_events_lost_total{program="tcp_state_evicted"}: reported + evicted == N, exactly.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,18 +18,7 @@ import { CapturingConsumer, makeSettings, resourceOf, sumOf } from './harness.js
 
 const PORT = 9998; // inside the private namespace
 const N = 48; // connects in flight at once, three times the socket map
-const CLIENT = `
-import net from 'node:net';
-const port = Number(process.argv[2]), n = Number(process.argv[3]);
-let timeout = 0, ok = 0, other = 0;
-await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => {
-  const s = net.connect(port, '127.0.0.1');
-  s.on('connect', () => { ok++; s.destroy(); });
-  s.on('error', (e) => { if (e.code === 'ETIMEDOUT') timeout++; else other++; });
-  s.on('close', resolve);
-})));
-process.stdout.write(JSON.stringify({ pid: process.pid, ok, timeout, other }));
-`;
+const CLIENT = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
 
 describe('ebpf receiver: TCP socket map eviction is counted (private netns, real kernel)', () => {
   const bpf = requireBpf();
@@ -52,7 +42,7 @@ describe('ebpf receiver: TCP socket map eviction is counted (private netns, real
     };
     try {
       const dir = mkdtempSync(join(tmpdir(), 'sonde-eviction-'));
-      writeFileSync(join(dir, 'client.mjs'), CLIENT);
+      copyFileSync(CLIENT, join(dir, 'client.mjs'));
       const script = [
         'ip link set lo up',
         'sysctl -qw net.ipv4.tcp_syn_retries=1',

@@ -2,7 +2,8 @@
 // tcp_syn_retries=1, so nothing on the host is touched): a listener that never accepts fills its
 // queue, later SYNs are dropped, the client retransmits them and gives up with ETIMEDOUT.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,18 +16,7 @@ import { requireBpf } from './bpf-available.js';
 import { CapturingConsumer, makeSettings, resourceOf, sumOf, waitFor } from './harness.js';
 
 const PORT = 9999; // inside the private namespace
-const CLIENT = `
-import net from 'node:net';
-const port = Number(process.argv[2]), n = Number(process.argv[3]);
-let timeout = 0, ok = 0, other = 0;
-await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => {
-  const s = net.connect(port, '127.0.0.1');
-  s.on('connect', () => { ok++; s.destroy(); });
-  s.on('error', (e) => { if (e.code === 'ETIMEDOUT') timeout++; else other++; });
-  s.on('close', resolve);
-})));
-process.stdout.write(JSON.stringify({ pid: process.pid, ok, timeout, other }));
-`;
+const CLIENT = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
 
 describe('ebpf receiver: connect timeouts and retransmits (private netns, real kernel)', () => {
   const bpf = requireBpf();
@@ -51,7 +41,7 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
       // raw tracepoint, which another tool's BPF program cannot block (see docs/metrics-and-spans.md).
       expect((receiver as EbpfReceiver).running.find((f) => f.name === 'tcp')).toMatchObject({ stateAttach: 'raw_tracepoint' });
       const dir = mkdtempSync(join(tmpdir(), 'sonde-timeout-'));
-      writeFileSync(join(dir, 'client.mjs'), CLIENT);
+      copyFileSync(CLIENT, join(dir, 'client.mjs'));
       const script = [
         'ip link set lo up',
         'sysctl -qw net.ipv4.tcp_syn_retries=1',

@@ -70,7 +70,7 @@ function expectSameSpans(found: JaegerSpan[], sent: TracesBatch): void {
 async function postTraces(port: number, batch: TelemetryBatch, format: 'protobuf' | 'json' = 'protobuf'): Promise<number> {
   const r = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
     method: 'POST',
-    body: encodeOtlpRequest(batch, format) as unknown as BodyInit,
+    body: encodeOtlpRequest(batch, format) as unknown as RequestInit["body"],
     headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
   });
   await r.arrayBuffer();

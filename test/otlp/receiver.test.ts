@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 function post(path: string, body: Uint8Array, headers: Record<string, string>) {
-  return fetch(`${base}${path}`, { method: 'POST', body: body as unknown as BodyInit, headers });
+  return fetch(`${base}${path}`, { method: 'POST', body: body as unknown as RequestInit["body"], headers });
 }
 
 function grpcCall(signal: 'traces' | 'metrics', body: Uint8Array): Promise<{ err: ServiceError | null; response?: Buffer }> {

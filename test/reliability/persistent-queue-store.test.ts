@@ -152,7 +152,7 @@ describe('PersistentQueueStore', () => {
     await store.close();
     // Damage the first record behind the store's back.
     const raw = open<Buffer, number>({ path: join(dir, QUEUE_FILE), encoding: 'binary' });
-    const firstKey = raw.getKeys({}).asArray[0]!;
+    const firstKey = [...raw.getKeys({})][0]!;
     await raw.put(firstKey, Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 0xff, 0x00]));
     await raw.close();
     const reasons: string[] = [];

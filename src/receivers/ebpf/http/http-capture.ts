@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../../telemetry/logger.js';
-import { BpfObject, CloseGroup, LostCounter, RingReader, ensureTracefs, type BpfProgram, type RecordHandler } from '../libbpf/index.js';
+import { BpfObject, CloseGroup, LostCounter, MissedRunsCounter, RingReader, ensureTracefs, type BpfProgram, type RecordHandler } from '../libbpf/index.js';
 import * as L from './event-layout.js';
 
 /** Kernel-side filters; the same meaning as the receiver's TCP filters. Empty lists: no filter. */
@@ -50,9 +50,7 @@ export class HttpCapture {
   private readonly group = new CloseGroup();
   private reader: RingReader | undefined;
   private lost: LostCounter | undefined;
-  private attached: BpfProgram[] = [];
-  private missesSeen = 0;
-  private readonly infoScratch = new Uint8Array(256);
+  private missed: MissedRunsCounter | undefined;
   private closed = false;
 
   constructor(private readonly options: HttpCaptureOptions) {}
@@ -96,12 +94,13 @@ export class HttpCapture {
       const cgroups = obj.map('cgroup_filter');
       for (const c of f.includeCgroupIds ?? []) cgroups.update(u64(c), INCLUDE);
 
+      const attached: BpfProgram[] = [];
       for (const prog of obj.programs()) {
         if (!prog.autoload) continue;
         prog.attach();
-        this.attached.push(prog);
+        attached.push(prog);
       }
-      this.missesSeen = this.totalMisses();
+      this.missed = new MissedRunsCounter([{ label: L.HTTP_MISSED_LABEL, programs: attached }]);
 
       this.lost = new LostCounter(obj, L.HTTP_LOST_SLOTS);
       this.reader = this.group.add(
@@ -133,17 +132,7 @@ export class HttpCapture {
   collectLost(report: (program: string, delta: number) => void): void {
     if (this.closed) return;
     this.lost?.collect(report);
-    const misses = this.totalMisses();
-    if (misses > this.missesSeen) {
-      report(L.HTTP_MISSED_LABEL, misses - this.missesSeen);
-      this.missesSeen = misses;
-    }
-  }
-
-  private totalMisses(): number {
-    let n = 0;
-    for (const p of this.attached) n += p.recursionMisses(this.infoScratch);
-    return n;
+    this.missed?.collect(report);
   }
 
   get records(): number {

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import type { ResourceMetrics } from '../../../pdata/types.js';
 import type { Logger } from '../../../telemetry/logger.js';
 import { SondeError } from '../../../errors/index.js';
-import { BpfObject, CloseGroup, type BpfProgram } from '../libbpf/bpf-object.js';
+import { BpfObject, CloseGroup } from '../libbpf/bpf-object.js';
 import { RingReader } from '../libbpf/ring-reader.js';
 import { LostCounter } from '../libbpf/lost-counter.js';
+import { MissedRunsCounter } from '../libbpf/missed-runs-counter.js';
 import { withQuietLibbpf } from '../libbpf/log.js';
 import type { EbpfFeature, FeatureContext } from '../feature.js';
 import type { ProcessPortFilter } from '../config.js';
@@ -189,8 +190,7 @@ export class TcpCapture implements EbpfFeature {
   private reader: RingReader | undefined;
   private lost: LostCounter | undefined;
   /** Programs whose skipped runs (recursion_misses) are reported, with the last value seen. */
-  private missed: { label: string; programs: BpfProgram[]; seen: number }[] = [];
-  private readonly infoScratch = new Uint8Array(256);
+  private missed: MissedRunsCounter | undefined;
   private readonly event = createTcpEvent();
   private unflushedEvents = 0;
   private readonly unflushedRejects = new Map<string, number>();
@@ -237,13 +237,11 @@ export class TcpCapture implements EbpfFeature {
       tcp_accept: ACCEPT_PROGRAMS,
       tcp_retransmit: [state.retransmit],
     };
-    this.missed = TCP_MISSED_PROGRAMS.map((label) => {
-      const programs = byLabel[label].map((n) => loaded.obj.program(n));
-      // Misses before start (none expected) are not ours to report: start from the current value.
-      return { label: `${label}_missed`, programs, seen: programs.reduce((n, p) => n + p.recursionMisses(this.infoScratch), 0) };
-    });
+    this.missed = new MissedRunsCounter(
+      TCP_MISSED_PROGRAMS.map((label) => ({ label: `${label}_missed`, programs: byLabel[label].map((n) => loaded.obj.program(n)) })),
+    );
     // Zero series up front, so /metrics shows "0 lost" rather than nothing.
-    for (const program of [...TCP_LOST_SLOTS, ...this.missed.map((m) => m.label), 'tcp_decoder']) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
+    for (const program of [...TCP_LOST_SLOTS, ...this.missed.labels, 'tcp_decoder']) this.ctx.telemetry.ebpfEventsLost.labels(program).inc(0);
     this.ctx.telemetry.ebpfEvents.labels('tcp').inc(0);
     const events = loaded.obj.map('tcp_events');
     this.reader = this.group.add(
@@ -287,15 +285,10 @@ export class TcpCapture implements EbpfFeature {
       t.ebpfEventsLost.labels(program).inc(delta);
     });
     if (this.obj && !this.obj.closed) {
-      for (const m of this.missed) {
-        let total = 0;
-        for (const p of m.programs) total += p.recursionMisses(this.infoScratch);
-        if (total > m.seen) {
-          this.stats.lost += total - m.seen;
-          t.ebpfEventsLost.labels(m.label).inc(total - m.seen);
-          m.seen = total;
-        }
-      }
+      this.missed?.collect((label, delta) => {
+        this.stats.lost += delta;
+        t.ebpfEventsLost.labels(label).inc(delta);
+      });
     }
     if (this.unflushedRejects.size > 0) {
       const decodeErrors = t.counter('sonde_ebpf_decode_errors_total', 'Ring buffer records user space refused to decode (unknown schema, bad size or fields).', ['program', 'reason']);
