@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
+import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
 import { countItems } from '../../src/pdata/count.js';
 import { cloneBatch } from '../../src/pdata/clone.js';
 import { sampleMetrics, sampleTraces } from '../helpers/sample-data.js';
@@ -43,10 +44,17 @@ describe('OTLP encoding', () => {
     const b = sampleMetrics();
     b.resourceMetrics[0]!.resource.attributes['service.name'] = 'nginx';
     const both = { signal: 'metrics' as const, resourceMetrics: [...a.resourceMetrics, ...b.resourceMetrics] };
+    const c = sampleMetrics();
+    c.resourceMetrics[0]!.resource.attributes['service.name'] = 'redis';
+    const three = { signal: 'metrics' as const, resourceMetrics: [...both.resourceMetrics, ...c.resourceMetrics] };
     expect(json(encodeOtlpRequest(both, 'json')).resourceMetrics).toHaveLength(2);
-    const proto = encodeOtlpRequest(both, 'protobuf');
-    const single = encodeOtlpRequest(a, 'protobuf');
-    expect(proto.length).toBeGreaterThan(single.length);
+    for (const format of ['json', 'protobuf'] as const) {
+      const decoded = decodeOtlpRequest('metrics', encodeOtlpRequest(three, format), format);
+      expect(decoded.items).toBe(3 * countItems(a));
+      const names = decoded.batch.signal === 'metrics' ? decoded.batch.resourceMetrics.map((rm) => rm.resource.attributes['service.name']) : [];
+      expect(names).toEqual(['curl', 'nginx', 'redis']);
+    }
+    expect(json(encodeOtlpRequest({ signal: 'metrics', resourceMetrics: [] }, 'json'))).toEqual({ resourceMetrics: [] });
   });
 
   it('counts spans and data points, and clones deeply', () => {

@@ -26,22 +26,44 @@ export function encodeOtlpRequest(batch: TelemetryBatch, format: OtlpFormat): Ui
 }
 
 // The SDK serializers take one ResourceMetrics per request; an export request may hold several,
-// so encode each and splice them: in protobuf, repeated fields concatenate; in JSON, merge arrays.
+// so encode each and splice them: in protobuf, repeated fields concatenate; in JSON, the arrays
+// inside each `{"resourceMetrics":[...]}` are joined as text, without parsing them again.
 function encodeMetrics(resourceMetrics: readonly ResourceMetrics[], format: OtlpFormat): Uint8Array {
-  if (format === 'json') {
-    const merged: unknown[] = [];
-    for (const rm of resourceMetrics) {
-      const bytes = JsonMetricsSerializer.serializeRequest(toSdkResourceMetrics(rm));
-      if (!bytes) continue;
-      const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { resourceMetrics?: unknown[] };
-      if (parsed.resourceMetrics) merged.push(...parsed.resourceMetrics);
-    }
-    return Buffer.from(JSON.stringify({ resourceMetrics: merged }), 'utf8');
-  }
+  const serializer = format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
   const parts: Uint8Array[] = [];
   for (const rm of resourceMetrics) {
-    const bytes = ProtobufMetricsSerializer.serializeRequest(toSdkResourceMetrics(rm));
-    if (bytes) parts.push(bytes);
+    const bytes = serializer.serializeRequest(toSdkResourceMetrics(rm));
+    if (bytes && bytes.length > 0) parts.push(bytes);
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (format === 'protobuf') return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (parts.length === 1) return parts[0]!;
+  return joinJsonResourceMetrics(parts);
+}
+
+const JSON_HEAD = Buffer.from('{"resourceMetrics":[');
+const JSON_TAIL = Buffer.from(']}');
+
+function joinJsonResourceMetrics(parts: readonly Uint8Array[]): Uint8Array {
+  const inner: Uint8Array[] = [];
+  for (const part of parts) {
+    const b = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    const framed = b.length >= JSON_HEAD.length + JSON_TAIL.length && b.subarray(0, JSON_HEAD.length).equals(JSON_HEAD) && b.subarray(b.length - JSON_TAIL.length).equals(JSON_TAIL);
+    if (!framed) return joinJsonByParsing(parts); // another serializer layout: take the slow, sure way
+    const body = b.subarray(JSON_HEAD.length, b.length - JSON_TAIL.length);
+    if (body.length === 0) continue;
+    if (inner.length > 0) inner.push(COMMA);
+    inner.push(body);
+  }
+  return Buffer.concat([JSON_HEAD, ...inner, JSON_TAIL]);
+}
+
+const COMMA = Buffer.from(',');
+
+function joinJsonByParsing(parts: readonly Uint8Array[]): Uint8Array {
+  const merged: unknown[] = [];
+  for (const part of parts) {
+    const parsed = JSON.parse(Buffer.from(part).toString('utf8')) as { resourceMetrics?: unknown[] };
+    if (parsed.resourceMetrics) merged.push(...parsed.resourceMetrics);
+  }
+  return Buffer.from(JSON.stringify({ resourceMetrics: merged }), 'utf8');
 }
