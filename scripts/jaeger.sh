@@ -32,6 +32,21 @@ QUERY_GRPC_PORT=${JAEGER_QUERY_GRPC_PORT:-16685}
 STORAGE=${JAEGER_STORAGE:-memory}
 BADGER_DIR=${JAEGER_BADGER_DIR:-$STATE/badger}
 
+# Bounded retries for the Go module proxy (a transient failure must not fail CI); setup-test-env.sh
+# exports the same function.
+if ! declare -F retry >/dev/null; then
+  retry() {
+    local attempt
+    for attempt in 1 2 3; do
+      "$@" && return 0
+      [ "$attempt" = 3 ] && break
+      echo "jaeger.sh: attempt $attempt of 3 failed: $*; retrying in $((attempt * 15)) s" >&2
+      sleep $((attempt * 15))
+    done
+    return 1
+  }
+fi
+
 install() {
   if [ -x "$BIN" ]; then return 0; fi
   # One build at a time (setup scripts and developers may run this concurrently).
@@ -40,12 +55,13 @@ install() {
   flock 9
   if [ -x "$BIN" ]; then return 0; fi
   command -v go >/dev/null || { echo "jaeger.sh: Go is needed to build Jaeger (https://go.dev/dl)" >&2; exit 1; }
-  local dir
-  dir=$(go mod download -json "$JAEGER_MODULE@$JAEGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  local dir json
+  json=$(retry go mod download -json "$JAEGER_MODULE@$JAEGER_VERSION") || { echo "$json" >&2; echo "jaeger.sh: go mod download $JAEGER_MODULE@$JAEGER_VERSION failed" >&2; exit 1; }
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json" | tail -n 1)
   [ -d "$dir" ] || { echo "jaeger.sh: go mod download $JAEGER_MODULE@$JAEGER_VERSION failed" >&2; exit 1; }
   mkdir -p "$(dirname "$BIN")"
   echo "jaeger.sh: building Jaeger $JAEGER_VERSION (first time only, several minutes)" >&2
-  (cd "$dir" && go build -trimpath -o "$BIN.tmp" ./cmd/jaeger)
+  (cd "$dir" && retry go build -trimpath -o "$BIN.tmp" ./cmd/jaeger)
   mv "$BIN.tmp" "$BIN"
 }
 

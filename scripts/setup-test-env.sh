@@ -9,6 +9,21 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
+# Network steps (apt, Go module proxy, PyPI) are retried a bounded number of times: one transient
+# failure of a registry must not fail a whole CI run. Usage: retry CMD ARGS...
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    [ "$attempt" = 3 ] && break
+    echo "setup-test-env: attempt $attempt of 3 failed: $*; retrying in $((attempt * 15)) s" >&2
+    sleep $((attempt * 15))
+  done
+  echo "setup-test-env: giving up after 3 attempts: $*" >&2
+  return 1
+}
+export -f retry
+
 # --- Debian packages --------------------------------------------------------------------------
 # One list for every area, so `apt-get update` runs at most once:
 #   eBPF build and tests: clang llvm libbpf-dev bpftool libbpf1 bpftrace
@@ -21,14 +36,17 @@ missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-test-env: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # DPkg::Lock::Timeout: wait for another apt/dpkg (a concurrent setup) instead of failing at once.
+  retry apt-get -o DPkg::Lock::Timeout=300 update -qq
+  retry env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts these services on install; the tests run their own instances on 127.0.0.1.
 for svc in nginx prometheus; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
-pkill -x prometheus >/dev/null 2>&1 || true
+# Only the Debian service's instance (it runs as user prometheus; without systemd as PID 1 its init
+# script started it): a test's or a concurrent run's own Prometheus runs as root and is left alone.
+pkill -x -u prometheus prometheus >/dev/null 2>&1 || true
 
 # --- Kernel interfaces ------------------------------------------------------------------------
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
@@ -98,12 +116,12 @@ grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "se
 # (`kustomize version` says "(devel)" for go-installed builds; the module version is in the binary.)
 if ! go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null | grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s"; then
   echo "setup-test-env: building kustomize $KUSTOMIZE_VERSION"
-  GOBIN="$DEPLOY_TOOLS/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  retry env GOBIN="$DEPLOY_TOOLS/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 if [ "$("$DEPLOY_TOOLS/venv/bin/kubernetes-validate" --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
   echo "setup-test-env: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   /usr/bin/python3 -m venv "$DEPLOY_TOOLS/venv"
-  "$DEPLOY_TOOLS/venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  retry "$DEPLOY_TOOLS/venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 echo "setup-test-env: ready"

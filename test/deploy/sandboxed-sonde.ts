@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { SANDBOX } from './tools.js';
+import { freePort } from '../helpers/free-port.js';
 import { promValue } from '../helpers/sonde-process.js';
 
 export interface SandboxedProcess {
@@ -79,7 +80,10 @@ export async function pollUntil<T>(read: () => T, check: (v: T) => boolean, time
 /** A TCP server on 127.0.0.1 that closes each connection, and `n` connects to it. */
 export async function makeTcpConnects(n: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = createTcpServer((s) => s.end());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // Counts are read by server port, and Sonde sees the whole host: a port from this worker's
+  // slice, never an ephemeral one that another file may just have closed to connect to refused.
+  const listenPort = await freePort();
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   for (let i = 0; i < n; i++) {
     await new Promise<void>((resolve, reject) => {
@@ -97,7 +101,8 @@ export async function makeHttpRequests(n: number): Promise<{ port: number; close
     res.setHeader('connection', 'close');
     res.end('ok');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const listenPort = await freePort();
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   for (let i = 0; i < n; i++) {
     await new Promise<void>((resolve, reject) => {

@@ -89,7 +89,9 @@ describe('systemd deployment on this host (install.sh, then the unit command lin
     const r = sandboxed('install', `set -e; ${install}; echo '# edited by the operator' >> /etc/sonde/pipeline.config.yaml; ${install}`, ['--host-net']);
     installLog = r.out;
     if (r.code !== 0) throw new Error(`install.sh failed (${r.code}):\n${r.out}`);
-  });
+    // Two installs (each an `npm ci`) in one synchronous command: vitest fails a sync hook that
+    // overran its timeout even when it succeeded, so the bound is run()'s own 300 s.
+  }, 330_000);
   afterAll(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
@@ -248,7 +250,8 @@ describe('systemd deployment on this host (install.sh, then the unit command lin
       init = found;
       await pollUntil(() => systemctl('is-active', 'sonde.service'), (s) => s === 'active' || s === 'failed', 60_000);
       await pollUntil(() => inside('curl', '-s', 'http://127.0.0.1:8888/readyz').out, (o) => o === 'ready', 30_000);
-    });
+      // Above the three polls' 120 s, so a slow boot shows as the tests' own failures.
+    }, 180_000);
     afterAll(async () => {
       await container?.stop();
     });

@@ -6,6 +6,7 @@
 // on the same port simulate an API server restart: history is lost, resourceVersions continue.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { freePort } from '../helpers/free-port.js';
 
 export type Resource = 'pods' | 'replicasets' | 'jobs' | 'services' | 'namespaces';
 
@@ -70,6 +71,9 @@ export class FakeApiServer {
   port = 0;
 
   async start(port = this.port): Promise<number> {
+    // A port from this worker's slice, not listen(0): tests stop the server and start it again on
+    // the same port, and an ephemeral port freed in between can be taken by anything else.
+    if (port === 0) port = await freePort();
     const server = createServer((req, res) => this.handle(req, res));
     server.on('connection', (s) => {
       this.sockets.add(s);
