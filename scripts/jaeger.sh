@@ -32,20 +32,8 @@ QUERY_GRPC_PORT=${JAEGER_QUERY_GRPC_PORT:-16685}
 STORAGE=${JAEGER_STORAGE:-memory}
 BADGER_DIR=${JAEGER_BADGER_DIR:-$STATE/badger}
 
-# Bounded retries for the Go module proxy (a transient failure must not fail CI); setup-test-env.sh
-# exports the same function.
-if ! declare -F retry >/dev/null; then
-  retry() {
-    local attempt
-    for attempt in 1 2 3; do
-      "$@" && return 0
-      [ "$attempt" = 3 ] && break
-      echo "jaeger.sh: attempt $attempt of 3 failed: $*; retrying in $((attempt * 15)) s" >&2
-      sleep $((attempt * 15))
-    done
-    return 1
-  }
-fi
+# shellcheck source=lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
 
 install() {
   if [ -x "$BIN" ]; then return 0; fi
@@ -104,32 +92,14 @@ YAML
 start() {
   install
   mkdir -p "$STATE"
-  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then echo "jaeger.sh: already running (pid $(cat "$STATE/pid"))"; return 0; fi
+  if bg_running "$STATE/pid"; then echo "jaeger.sh: already running (pid $(cat "$STATE/pid"))"; return 0; fi
   config >"$STATE/config.yaml"
-  nohup "$BIN" --config "$STATE/config.yaml" >"$STATE/jaeger.log" 2>&1 &
-  echo $! >"$STATE/pid"
-  for _ in $(seq 1 60); do
-    if curl -fsS "http://127.0.0.1:$QUERY_HTTP_PORT/api/services" >/dev/null 2>&1; then
-      echo "jaeger.sh: up (pid $(cat "$STATE/pid")): OTLP grpc 127.0.0.1:$GRPC_PORT http 127.0.0.1:$HTTP_PORT, UI/API http://127.0.0.1:$QUERY_HTTP_PORT"
-      return 0
-    fi
-    sleep 0.5
-  done
-  echo "jaeger.sh: did not come up; see $STATE/jaeger.log" >&2
-  stop
-  exit 1
+  bg_start "$STATE/pid" "$STATE/jaeger.log" "http://127.0.0.1:$QUERY_HTTP_PORT/api/services" 30 "$BIN" --config "$STATE/config.yaml" || exit 1
+  echo "jaeger.sh: up (pid $(cat "$STATE/pid")): OTLP grpc 127.0.0.1:$GRPC_PORT http 127.0.0.1:$HTTP_PORT, UI/API http://127.0.0.1:$QUERY_HTTP_PORT"
 }
 
 stop() {
-  [ -f "$STATE/pid" ] || return 0
-  local pid
-  pid=$(cat "$STATE/pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-  fi
-  rm -f "$STATE/pid"
+  bg_stop "$STATE/pid"
 }
 
 case "${1:-}" in

@@ -15,6 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=$ROOT/.cache/prometheus
 PORT=${PROMETHEUS_PORT:-19090}
 TARGET=${SONDE_SCRAPE_TARGET:-127.0.0.1:9464}
+# shellcheck source=lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
 
 check() {
   command -v prometheus >/dev/null || { echo "prometheus.sh: install the Debian package: apt-get install prometheus" >&2; exit 1; }
@@ -28,7 +30,7 @@ check() {
 
 start() {
   check
-  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+  if bg_running "$STATE/pid"; then
     echo "prometheus.sh: already running (pid $(cat "$STATE/pid")) on 127.0.0.1:$PORT"
     return 0
   fi
@@ -42,30 +44,14 @@ scrape_configs:
     static_configs:
       - targets: ["$TARGET"]
 YAML
-  prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/data" \
-    --web.listen-address="127.0.0.1:$PORT" --web.enable-remote-write-receiver \
-    >"$STATE/prometheus.log" 2>&1 &
-  echo $! >"$STATE/pid"
-  for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1; then
-      echo "prometheus.sh: ready on http://127.0.0.1:$PORT (log $STATE/prometheus.log)"
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "prometheus.sh: not ready after 20 s; see $STATE/prometheus.log" >&2
-  exit 1
+  bg_start "$STATE/pid" "$STATE/prometheus.log" "http://127.0.0.1:$PORT/-/ready" 20 \
+    prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/data" \
+    --web.listen-address="127.0.0.1:$PORT" --web.enable-remote-write-receiver || exit 1
+  echo "prometheus.sh: ready on http://127.0.0.1:$PORT (log $STATE/prometheus.log)"
 }
 
 stop() {
-  [ -f "$STATE/pid" ] || return 0
-  local pid
-  pid=$(cat "$STATE/pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  fi
-  rm -f "$STATE/pid"
+  bg_stop "$STATE/pid"
 }
 
 query() {

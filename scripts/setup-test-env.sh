@@ -9,20 +9,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# Network steps (apt, Go module proxy, PyPI) are retried a bounded number of times: one transient
-# failure of a registry must not fail a whole CI run. Usage: retry CMD ARGS...
-retry() {
-  local attempt
-  for attempt in 1 2 3; do
-    "$@" && return 0
-    [ "$attempt" = 3 ] && break
-    echo "setup-test-env: attempt $attempt of 3 failed: $*; retrying in $((attempt * 15)) s" >&2
-    sleep $((attempt * 15))
-  done
-  echo "setup-test-env: giving up after 3 attempts: $*" >&2
-  return 1
-}
-export -f retry
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh" # retry: bounded retries for apt, the Go module proxy and PyPI
 
 # --- Debian packages --------------------------------------------------------------------------
 # One list for every area, so `apt-get update` runs at most once:

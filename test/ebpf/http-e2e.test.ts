@@ -49,8 +49,13 @@ service:
     sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
     await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
     await curl([], [1, 2, 3].map(() => `http://127.0.0.1:${server!.port}/users/123?token=secret`));
-    await new Promise((r) => setTimeout(r, 1500)); // at least two collection intervals and span flushes
-    metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    // The ring is read and the counters flushed on timers (later on a loaded box): poll /metrics,
+    // bounded, until the 3 exchanges (seen from curl's side and the server's) are counted.
+    for (const end = Date.now() + 20_000; Date.now() < end; ) {
+      metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+      if (promValue(metricsText, 'sonde_ebpf_events_total', { program: 'http' }) >= 6 && promValue(metricsText, 'sonde_ebpf_http_requests_total', { side: 'server' }) >= 3) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const { code } = await sonde.stop('SIGTERM');
     expect(code).toBe(0);
     fileText = readFileSync(join(dir, 'out.jsonl'), 'utf8');

@@ -71,8 +71,13 @@ service:
       });
       stormDone = true;
       await prober;
-      await new Promise((r) => setTimeout(r, 2200)); // counters flushed (every second)
-      const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+      // The counters are flushed every second (later on a loaded box): poll /metrics, bounded.
+      let metrics = '';
+      for (const end = Date.now() + 20_000; Date.now() < end; ) {
+        metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+        if (promValue(metrics, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' }) > 0 && promValue(metrics, 'sonde_ebpf_events_total', { program: 'tcp' }) > 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       expect(answered).toBeGreaterThan(3);
       expect(slowest).toBeLessThan(1000); // generous: a shared 2-core machine
       expect(promValue(metrics, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' })).toBeGreaterThan(0);

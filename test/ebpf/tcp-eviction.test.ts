@@ -57,8 +57,8 @@ describe('ebpf receiver: TCP socket map eviction is counted (private netns, real
 
       const reported = (): number =>
         sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', { 'network.tcp.direction': 'outbound', 'server.port': PORT });
-      // bounded wait (8 s) until every connect is accounted for
-      for (let i = 0; i < 40 && reported() + (await evicted()) < N; i++) await new Promise((r) => setTimeout(r, 200));
+      // bounded wait (15 s) until every connect is accounted for
+      for (let i = 0; i < 75 && reported() + (await evicted()) < N; i++) await new Promise((r) => setTimeout(r, 200));
       await new Promise((r) => setTimeout(r, 1200)); // one more tick: nothing is counted twice
       const lost = await evicted();
       expect(lost).toBeGreaterThan(0); // the map really overflowed

@@ -7,6 +7,7 @@ import type { Receiver } from '../../src/component/types.js';
 import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
+import { freePort } from '../helpers/free-port.js';
 import { requireBpf } from './bpf-available.js';
 import { CapturingConsumer, histogramsOf, makeSettings, resourceOf, runConnectChild, sumOf, waitFor } from './harness.js';
 
@@ -15,7 +16,7 @@ const REFUSED = 50;
 const SEND = 1000; // bytes the child writes per connection
 const REPLY = 3000; // bytes the server answers with
 
-async function listen(host: string): Promise<{ server: Server; port: number }> {
+async function listen(host: string, port: number): Promise<Server> {
   const reply = Buffer.alloc(REPLY, 121);
   const server = createServer((s: Socket) => {
     let got = 0;
@@ -25,26 +26,31 @@ async function listen(host: string): Promise<{ server: Server; port: number }> {
     });
     s.on('error', () => {});
   });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  return { server, port: (server.address() as { port: number }).port };
-}
-
-async function closedPort(host: string): Promise<number> {
-  const { server, port } = await listen(host);
-  await new Promise((r) => server.close(r));
-  return port;
+  await new Promise<void>((r) => server.listen(port, host, r));
+  return server;
 }
 
 describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
   const bpf = requireBpf();
   let receiver: Receiver;
   const consumer = new CapturingConsumer();
+  // Per family: the listening port and a port nobody listens on, from this worker's slice
+  // (test/helpers/free-port.ts), so no concurrently running file can start listening on the latter.
+  const ports: Record<string, { ok: number; refused: number }> = {};
 
   beforeAll(async () => {
     if (!bpf.ok) return;
+    for (const host of ['127.0.0.1', '::1']) ports[host] = { ok: await freePort(host), refused: await freePort(host) };
     const defaults = ebpfReceiverFactory.createDefaultConfig();
     // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop.
-    const cfg: EbpfConfig = { ...defaults, collection_interval: '1s', http: { ...defaults.http, enabled: false } };
+    // Scoped in the kernel to the test's ports, as a user scopes Sonde on a busy host: the parallel
+    // file's connect storms then take neither ring space, socket-map entries nor series here.
+    const cfg: EbpfConfig = {
+      ...defaults,
+      collection_interval: '1s',
+      include: { ...defaults.include, ports: Object.values(ports).flatMap((p) => [p.ok, p.refused]) },
+      http: { ...defaults.http, enabled: false },
+    };
     receiver = ebpfReceiverFactory.create(makeSettings(), cfg, { metrics: consumer });
     await receiver.start();
   });
@@ -57,8 +63,8 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
     ['IPv6', '::1', 'ipv6'],
   ] as const) {
     it.runIf(bpf.ok)(`counts ${OK} successful and ${REFUSED} refused connects over ${family}, attributed to the child, with the inbound side`, async () => {
-      const { server, port } = await listen(host);
-      const refusedPort = await closedPort(host);
+      const { ok: port, refused: refusedPort } = ports[host]!;
+      const server = await listen(host, port);
       try {
         const t0 = Date.now();
         const child = await runConnectChild({ host, okPort: port, closedPort: refusedPort, ok: OK, refused: REFUSED, send: SEND, expect: REPLY });
@@ -74,7 +80,7 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
             sumOf(rm, 'sonde.tcp.io', { 'network.io.direction': 'receive' }) >= OK * REPLY &&
             sumOf(resourceOf(consumer.latest(), process.pid), 'sonde.tcp.connections', { 'network.tcp.direction': 'inbound', 'server.port': port }) >= OK
           );
-        }, 8000);
+        }, 20_000);
         const rms = consumer.latest();
         const rm = resourceOf(rms, child.pid);
         expect(done).toBe(true);

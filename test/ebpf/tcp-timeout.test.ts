@@ -57,7 +57,7 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
       expect(child.ok + child.timeout + child.other).toBe(6);
 
       const at = (outcome: string) => ({ 'network.tcp.direction': 'outbound', 'sonde.tcp.outcome': outcome, 'server.port': PORT, 'server.address': '127.0.0.1' });
-      await waitFor(() => sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', at('timeout')) >= child.timeout, 5000);
+      await waitFor(() => sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', at('timeout')) >= child.timeout, 15_000);
       const rm = resourceOf(consumer.latest(), child.pid);
       // Anything the kernel could not report is counted; show it when the exact count fails.
       const text = await telemetry.render();

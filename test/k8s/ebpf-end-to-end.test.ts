@@ -14,6 +14,7 @@ import { k8sAttributesProcessorFactory } from '../../src/processors/k8sattribute
 import type { K8sAttributesConfig } from '../../src/processors/k8sattributes/config.js';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from '../ebpf/bpf-available.js';
 import { makeSettings } from '../ebpf/harness.js';
 import { FakeApiServer } from './fake-apiserver.js';
@@ -85,9 +86,18 @@ describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () 
     exporter = fileExporterFactory.create({ ...settings('file', telemetry), id: { type: 'file', name: '', key: 'file' } }, { path: out });
     const config = { ...k8sAttributesProcessorFactory.createDefaultConfig(), auth_type: 'kubeConfig', filter: { node: 'node-a', node_from_env_var: 'K8S_NODE_NAME' } } as K8sAttributesConfig;
     processor = k8sAttributesProcessorFactory.create(settings('k8sattributes/e2e', telemetry), config, exporter);
-    receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'e2e'), { ...ebpfReceiverFactory.createDefaultConfig(), collection_interval: '1s' }, { metrics: processor });
+    // Scoped in the kernel to the server's port: only the child's connects (and the server's side)
+    // are captured, whatever the parallel test file does on the host.
+    const defaults = ebpfReceiverFactory.createDefaultConfig();
+    const port = (server.address() as { port: number }).port;
+    receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'e2e'), { ...defaults, collection_interval: '1s', include: { ...defaults.include, ports: [port] } }, { metrics: processor });
     await exporter.start();
     await processor.start();
+    // Without wait_for_metadata the processor passes batches on as they are until its first lists
+    // are in: wait (bounded) for them, or a slow first list would leave the first export bare.
+    for (const resource of ['pods', 'replicasets', 'jobs', 'services']) {
+      await eventually(async () => promValue(await telemetry.render(), 'sonde_k8s_lists_total', { processor: 'k8sattributes/e2e', resource }) >= 1, 30_000, `first ${resource} list`);
+    }
     await receiver.start();
   });
 
@@ -158,7 +168,7 @@ describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () 
         }
         return false;
       },
-      20_000,
+      30_000,
       'exported metrics of the child',
     );
     expect(found!.resource).toMatchObject({
