@@ -144,7 +144,9 @@ describe('otlphttp against a scripted backend', () => {
   });
 
   it('treats a refused connection as retryable', async () => {
-    const config = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: 'http://127.0.0.1:9', retry_on_failure: { ...fastRetry, max_elapsed_time: '100ms' } };
+    // The retry budget must outlast a first attempt slowed by a loaded machine: with 100 ms, a
+    // first attempt slower than ~90 ms would leave no room for a retry (retries_total stays 0).
+    const config = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: 'http://127.0.0.1:9', retry_on_failure: { ...fastRetry, max_elapsed_time: '2s' } };
     config.sending_queue.enabled = false;
     const e = otlpHttpExporterFactory.create(settingsFor('otlphttp/refused', telemetry), config);
     await e.start();

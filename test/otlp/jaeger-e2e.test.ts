@@ -151,8 +151,10 @@ describe.skipIf(!available)('Jaeger end to end', () => {
       expect(await postTraces(httpPort, sent)).toBe(200);
       // Both exporters deliver the same spans: Jaeger keeps one copy per span id.
       expectSameSpans(await jaeger.waitForSpans(sent.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId, 3), sent);
+      // Jaeger may show the spans from one exporter while the other is still sending (or waiting
+      // out a retry): poll until both counted, bounded by time (not by a number of rounds).
       let metrics = '';
-      for (let i = 0; i < 50; i++) {
+      for (const until = Date.now() + 30_000; Date.now() < until; ) {
         metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
         if (promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlphttp/jaeger' }) === 3 && promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlp/jaeger' }) === 3) break;
         await new Promise((r) => setTimeout(r, 100));
@@ -165,7 +167,7 @@ describe.skipIf(!available)('Jaeger end to end', () => {
       if (proc.child.exitCode === null) await proc.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('an app instrumented with @opentelemetry/sdk-node reaches Jaeger unchanged through Sonde', async () => {
     const telemetry = new SelfTelemetry({ processMetrics: false });

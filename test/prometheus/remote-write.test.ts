@@ -151,6 +151,12 @@ describe('prometheusremotewrite exporter', () => {
     // Fail requests 0-4 and 8 with retryable statuses while newer batches keep arriving.
     server.reply = (_req, n) => (n < 3 ? { status: 503 } : n < 5 ? { status: 429, headers: { 'Retry-After': '0' } } : n === 8 ? { status: 500 } : { status: 204 });
     for (let i = 1; i <= 10; i++) await exporter.consume(interval(i));
+    // Let the queue empty before shutdown: its drain is bounded (5 s) and ~26 requests with
+    // backoffs must not race that bound on a loaded machine. Bounded here too, generously.
+    for (const until = Date.now() + 30_000; Date.now() < until; ) {
+      if ((await counterValue(telemetry, 'sonde_exporter_queue_items', 'prometheusremotewrite')) === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await exporter.shutdown();
     const ok = server.requests.filter((r) => r.status === 204);
     expect(server.requests.length - ok.length).toBe(6);

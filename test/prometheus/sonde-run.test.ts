@@ -127,10 +127,17 @@ service:
     const scraped = 'job="sonde-scrape",exported_job="sonde-run-e2e",server_port="5432"';
     expect(await prom.waitFor(`sonde_tcp_connections_total{${scraped}}`, (v) => v === 15)).toBe(15);
     expect(await prom.value(`target_info{job="sonde-run-e2e"}`)).toBe(1);
-    const self = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    // Prometheus stores a remote write before Sonde has read its answer and counted it: poll
+    // (bounded) until the last request is counted, then check the counts exactly.
+    let self = '';
+    for (const until = Date.now() + 20_000; Date.now() < until; ) {
+      self = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      if (promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheusremotewrite' }) >= 8) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheusremotewrite' })).toBe(8);
     expect(promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheus' })).toBe(8);
     const failed = promValue(self, 'sonde_exporter_send_failed_items_total', { exporter: 'prometheusremotewrite' });
     expect(Number.isNaN(failed) ? 0 : failed).toBe(0);
-  });
+  }, 120_000);
 });

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
+import { freePort } from '../helpers/free-port.js';
 
 export class OtlpSink {
   /** How many times each span id arrived. */
@@ -19,7 +20,19 @@ export class OtlpSink {
 
   async start(port = this.port): Promise<void> {
     if (this.server) return;
-    const server = createServer((req, res) => void this.handle(req, res));
+    // Never listen(0): a stopped sink's kernel-chosen port can be handed to another test file's
+    // server while it is down, and the restart on the same port then fails or Sonde's retries
+    // reach the wrong server. freePort() gives a port from this worker's own slice.
+    if (port === 0) port = await freePort();
+    const server = createServer(
+      (req, res) =>
+        void this.handle(req, res).catch((err: unknown) => {
+          res.destroy();
+          // A request cut mid-body (stop(), or Sonde killed) is lost like at a crashed backend;
+          // anything else (a body that does not decode) stays loud.
+          if (req.complete) throw err;
+        }),
+    );
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));

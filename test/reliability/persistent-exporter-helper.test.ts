@@ -36,7 +36,9 @@ function helper(config: ExporterHelperConfig, push: PushFn) {
     settings: { id: parseComponentId('otlphttp/backend')!, logger: createSilentLogger(), telemetry, configDir: '/' },
     config,
     push,
-    drainTimeoutMs: 2000,
+    // A bound on waiting, not on speed: every drain here ends as soon as the queue is empty (or,
+    // backend down, at once), but each done() is an fsync'd LMDB commit, slow on a busy disk.
+    drainTimeoutMs: 20_000,
   });
   const value = async (name: string): Promise<number> => {
     const v = promValue(await telemetry.render(), name, { exporter: 'otlphttp/backend' });
