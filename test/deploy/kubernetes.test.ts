@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCaptured, measureCapture, pollUntil, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { expectCaptured, measureCapture, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { pollValue } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { KUBERNETES_VALIDATE, KUBERNETES_VERSION, KUSTOMIZE, REPO, needs, requireAll, run } from './tools.js';
 import { capabilityList, readUnitFile, unitValue } from './unit-file.js';
@@ -253,7 +254,7 @@ describe('the Kubernetes configs, run as the containers would run them', () => {
       });
       expectCaptured(r, { tcp: 3, httpServer: 4 }, expect);
       // The k8sattributes processor used the service account and the injected API address.
-      const own = await pollUntil(() => sonde.get('http://127.0.0.1:8888/metrics').body, (b) => promValue(b, 'sonde_k8s_watch_errors_total') > 0, 20_000);
+      const own = await pollValue(() => sonde.get('http://127.0.0.1:8888/metrics').body, (b) => promValue(b, 'sonde_k8s_watch_errors_total') > 0, 20_000, 500);
       expect(promValue(own, 'sonde_k8s_watch_errors_total', { resource: 'pods' })).toBeGreaterThan(0);
       expect(promValue(own, 'sonde_k8s_api_up')).toBe(0);
     } finally {

@@ -5,6 +5,7 @@ import { createServer as createHttpServer, request, type Server } from 'node:htt
 import { connect, createServer as createTcpServer } from 'node:net';
 import { SANDBOX } from './tools.js';
 import { freePort } from '../helpers/free-port.js';
+import { pollValue } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 
 export interface SandboxedProcess {
@@ -64,17 +65,6 @@ export function startSandboxed(sandboxArgs: string[], command: string[], env: No
       return code;
     },
   };
-}
-
-/** Polls until `check` returns true or the deadline passes; returns the last value seen. */
-export async function pollUntil<T>(read: () => T, check: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = read();
-  while (!check(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    v = read();
-  }
-  return v;
 }
 
 /** A TCP server on 127.0.0.1 that closes each connection, and `n` connects to it. */
@@ -175,7 +165,7 @@ export async function measureCapture(c: CaptureCheck, attempts = 3, roundMs = 40
       };
       const complete = (r: CaptureResult): boolean =>
         r.tcp >= c.tcpConnects && r.httpServer >= c.httpRequests && (!c.clientSide || (r.httpClient ?? 0) >= c.httpRequests);
-      const result = await pollUntil(read, complete, roundMs);
+      const result = await pollValue(read, complete, roundMs, 500);
       const lost = lostNow() - lostBefore;
       rounds.push({ ...result, lost });
       if (complete(result) || lost === 0) break;

@@ -9,7 +9,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCaptured, measureCapture, pollUntil, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { expectCaptured, measureCapture, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
+import { pollValue } from '../helpers/poll.js';
 import { REPO, SANDBOX, needs, requireAll, run } from './tools.js';
 import { capabilityList, readUnitFile, splitCommand, unitEnvironment, unitValue, unitValues } from './unit-file.js';
 
@@ -203,7 +204,7 @@ describe('systemd deployment on this host (install.sh, then the unit command lin
       const before = sonde.output().length;
       sonde.child.kill('SIGHUP');
       // Stopping the old pipelines may wait up to the shutdown timeout (10s) for exporters to flush.
-      const after = await pollUntil(() => sonde.output().slice(before), (o) => o.includes('"config reloaded"'), 30_000);
+      const after = await pollValue(() => sonde.output().slice(before), (o) => o.includes('"config reloaded"'), 30_000, 500);
       expect(after).toContain('SIGHUP: reloading config');
       expect(after).toContain('"config reloaded"');
       await sonde.waitFor('http://127.0.0.1:8888/readyz', 20_000);
@@ -245,11 +246,11 @@ describe('systemd deployment on this host (install.sh, then the unit command lin
           `--capability=CAP_BPF,CAP_PERFMON --system-call-filter='bpf perf_event_open' -- systemd.unit=${target}`,
       ].join('\n');
       container = startSandboxed(['--host-net', '--work', join(tmp, 'work-nspawn')], ['bash', '-c', script], process.env);
-      const found = await pollUntil(() => findInit(target), (pid) => pid > 0, 30_000);
+      const found = await pollValue(() => findInit(target), (pid) => pid > 0, 30_000, 500);
       if (!found) throw new Error(`the container did not boot:\n${container.output()}`);
       init = found;
-      await pollUntil(() => systemctl('is-active', 'sonde.service'), (s) => s === 'active' || s === 'failed', 60_000);
-      await pollUntil(() => inside('curl', '-s', 'http://127.0.0.1:8888/readyz').out, (o) => o === 'ready', 30_000);
+      await pollValue(() => systemctl('is-active', 'sonde.service'), (s) => s === 'active' || s === 'failed', 60_000, 500);
+      await pollValue(() => inside('curl', '-s', 'http://127.0.0.1:8888/readyz').out, (o) => o === 'ready', 30_000, 500);
       // Above the three polls' 120 s, so a slow boot shows as the tests' own failures.
     }, 180_000);
     afterAll(async () => {
@@ -293,7 +294,7 @@ describe('systemd deployment on this host (install.sh, then the unit command lin
 
     it('systemctl reload reloads the config; systemctl stop stops it cleanly', async () => {
       expect(inside('systemctl', 'reload', 'sonde.service').code).toBe(0);
-      const log = await pollUntil(() => inside('journalctl', '-u', 'sonde', '--no-pager', '-o', 'cat').out, (o) => o.includes('"config reloaded"'), 30_000);
+      const log = await pollValue(() => inside('journalctl', '-u', 'sonde', '--no-pager', '-o', 'cat').out, (o) => o.includes('"config reloaded"'), 30_000, 500);
       expect(log).toContain('SIGHUP: reloading config');
       expect(log).toContain('"config reloaded"');
       expect(systemctl('is-active', 'sonde.service')).toBe('active');

@@ -65,15 +65,6 @@ export function histogramsOf(rm: ResourceMetrics | undefined, name: string, want
   return out;
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 100): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return cond();
-}
-
 // The child: makes `ok` connects that send `send` bytes and read `expect` bytes each, then
 // `refused` connects to a closed port; `concurrency` at a time. Prints a JSON summary.
 const CHILD = `

@@ -10,6 +10,7 @@ import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { curl, startNodeServer, type RunningServer } from './http-servers.js';
+import { pollValue } from '../helpers/poll.js';
 
 interface OtlpKv {
   key: string;
@@ -51,11 +52,12 @@ service:
     await curl([], [1, 2, 3].map(() => `http://127.0.0.1:${server!.port}/users/123?token=secret`));
     // The ring is read and the counters flushed on timers (later on a loaded box): poll /metrics,
     // bounded, until the 3 exchanges (seen from curl's side and the server's) are counted.
-    for (const end = Date.now() + 20_000; Date.now() < end; ) {
-      metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-      if (promValue(metricsText, 'sonde_ebpf_events_total', { program: 'http' }) >= 6 && promValue(metricsText, 'sonde_ebpf_http_requests_total', { side: 'server' }) >= 3) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    metricsText = await pollValue(
+      async () => (await fetch(`http://127.0.0.1:${admin}/metrics`)).text(),
+      (m) => promValue(m, 'sonde_ebpf_events_total', { program: 'http' }) >= 6 && promValue(m, 'sonde_ebpf_http_requests_total', { side: 'server' }) >= 3,
+      20_000,
+      200,
+    );
     const { code } = await sonde.stop('SIGTERM');
     expect(code).toBe(0);
     fileText = readFileSync(join(dir, 'out.jsonl'), 'utf8');

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject, CloseGroup, RingReader, LostCounter, ensureTracefs } from '../../src/receivers/ebpf/libbpf/index.js';
 import { SondeError } from '../../src/errors/index.js';
 import { requireBpf } from './bpf-available.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const TCP_OBJECT = fileURLToPath(new URL('../../bpf/out/tcp.bpf.o', import.meta.url));
 
@@ -62,7 +63,7 @@ describe('libbpf layer (real kernel)', () => {
       }
       const connects = () => seen.filter((e) => e.type === 1 && e.remotePort === port && e.pid === process.pid);
       // delivered by wake-ups only: wait for them (bounded) rather than for a fixed time
-      for (const end = Date.now() + 10_000; connects().length < 5 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      await pollUntil(() => connects().length >= 5, 10_000, 20);
       expect(connects().length).toBe(5);
       expect(reader.stats.records).toBeGreaterThanOrEqual(5);
       expect(reader.stats.wakeups).toBeGreaterThan(0);

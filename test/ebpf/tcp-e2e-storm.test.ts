@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
+import { pollValue } from '../helpers/poll.js';
 
 const STORM_CHILD = `
 import net from 'node:net';
@@ -72,12 +73,12 @@ service:
       stormDone = true;
       await prober;
       // The counters are flushed every second (later on a loaded box): poll /metrics, bounded.
-      let metrics = '';
-      for (const end = Date.now() + 20_000; Date.now() < end; ) {
-        metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-        if (promValue(metrics, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' }) > 0 && promValue(metrics, 'sonde_ebpf_events_total', { program: 'tcp' }) > 0) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const metrics = await pollValue(
+        async () => (await fetch(`http://127.0.0.1:${admin}/metrics`)).text(),
+        (m) => promValue(m, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' }) > 0 && promValue(m, 'sonde_ebpf_events_total', { program: 'tcp' }) > 0,
+        20_000,
+        200,
+      );
       expect(answered).toBeGreaterThan(3);
       expect(slowest).toBeLessThan(1000); // generous: a shared 2-core machine
       expect(promValue(metrics, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' })).toBeGreaterThan(0);

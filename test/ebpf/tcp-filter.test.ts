@@ -9,7 +9,8 @@ import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import type { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, resourceOf, runConnectChild, sumOf, waitFor } from './harness.js';
+import { CapturingConsumer, makeSettings, resourceOf, runConnectChild, sumOf } from './harness.js';
+import { pollUntil } from '../helpers/poll.js';
 
 async function listen(): Promise<{ server: Server; port: number }> {
   const server = createServer((s) => {
@@ -41,7 +42,7 @@ describe('ebpf receiver: in-kernel filters (real kernel)', () => {
     try {
       const toA = await runConnectChild({ host: '127.0.0.1', okPort: a.port, closedPort: b.port, ok: 20, refused: 0, send: 10, expect: 2 });
       const toB = await runConnectChild({ host: '127.0.0.1', okPort: b.port, closedPort: a.port, ok: 15, refused: 0, send: 10, expect: 2 });
-      await waitFor(() => sumOf(resourceOf(consumer.latest(), toA.pid), 'sonde.tcp.connections') >= 20, 15_000);
+      await pollUntil(() => sumOf(resourceOf(consumer.latest(), toA.pid), 'sonde.tcp.connections') >= 20, 15_000);
       await new Promise((r) => setTimeout(r, 1200)); // one more tick: anything that passed the filter has arrived
       const rms = consumer.latest();
       expect(sumOf(resourceOf(rms, toA.pid), 'sonde.tcp.connections', { 'server.port': a.port, 'sonde.tcp.outcome': 'success' })).toBe(20);
@@ -73,7 +74,7 @@ describe('ebpf receiver: in-kernel filters (real kernel)', () => {
       expect(ids.every(loaded)).toBe(true);
       await receiver.shutdown();
       expect(receiver.running).toHaveLength(0);
-      expect(await waitFor(() => !ids.some(loaded), 10_000)).toBe(true); // bounded wait: unloading is asynchronous (RCU)
+      expect(await pollUntil(() => !ids.some(loaded), 10_000)).toBe(true); // bounded wait: unloading is asynchronous (RCU)
     } finally {
       await receiver.shutdown();
       await receiver.shutdown();

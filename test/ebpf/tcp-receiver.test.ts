@@ -9,7 +9,8 @@ import { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { freePort } from '../helpers/free-port.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, histogramsOf, makeSettings, resourceOf, runConnectChild, sumOf, waitFor } from './harness.js';
+import { CapturingConsumer, histogramsOf, makeSettings, resourceOf, runConnectChild, sumOf } from './harness.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const OK = 200;
 const REFUSED = 50;
@@ -72,7 +73,7 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
         expect(child).toMatchObject({ ok: OK, refused: REFUSED, errors: 0 });
 
         const outbound = (outcome: string, p: number) => ({ 'network.tcp.direction': 'outbound', 'sonde.tcp.outcome': outcome, 'server.port': p, 'network.type': type, 'server.address': host });
-        const done = await waitFor(() => {
+        const done = await pollUntil(() => {
           const rm = resourceOf(consumer.latest(), child.pid);
           return (
             sumOf(rm, 'sonde.tcp.connections', outbound('success', port)) >= OK &&

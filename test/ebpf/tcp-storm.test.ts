@@ -10,7 +10,8 @@ import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, waitFor } from './harness.js';
+import { CapturingConsumer, makeSettings } from './harness.js';
+import { pollUntil, pollValue } from '../helpers/poll.js';
 
 // The child is client and server, so this process's event loop only runs Sonde and the probe timer.
 const STORM_CHILD = `
@@ -86,12 +87,7 @@ describe('ebpf receiver under a connect storm (real kernel)', () => {
       const capture = receiver.running[0] as unknown as { stats: { events: number; lost: number; rejected: number } };
       // The kernel's loss counters reach stats and self-telemetry at the next flush (every second,
       // later when the loop is busy): wait for it, bounded, rather than for a fixed time.
-      let lost = 0;
-      for (const end = Date.now() + 20_000; Date.now() < end; ) {
-        lost = await lostTotal(telemetry, 'tcp_state');
-        if (lost > 0 && capture.stats.events + capture.stats.lost >= 12000) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const lost = await pollValue(() => lostTotal(telemetry, 'tcp_state'), (n) => n > 0 && capture.stats.events + capture.stats.lost >= 12000, 20_000);
       expect(lost).toBeGreaterThan(0);
       expect(capture.stats.rejected).toBe(0); // the 4 KiB ring wrapped over and over: every record read whole
       if (process.env.SONDE_TEST_VERBOSE) {
@@ -102,7 +98,7 @@ describe('ebpf receiver under a connect storm (real kernel)', () => {
       expect(capture.stats.lost).toBeGreaterThan(0);
       // The slow exporter (2.5 s a batch, 1 s ticks) makes ticks wait, not pile up: a skip must come
       // within a few ticks whatever the storm's speed, so wait for it (bounded) rather than assume it.
-      await waitFor(() => receiver.stats.skippedTicks > 0, 15_000);
+      await pollUntil(() => receiver.stats.skippedTicks > 0, 15_000);
       expect(receiver.stats.skippedTicks).toBeGreaterThan(0);
     } finally {
       clearInterval(probe);

@@ -13,7 +13,8 @@ import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, resourceOf, sumOf, waitFor } from './harness.js';
+import { CapturingConsumer, makeSettings, resourceOf, sumOf } from './harness.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const PORT = 9999; // inside the private namespace
 const CLIENT = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
@@ -57,7 +58,7 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
       expect(child.ok + child.timeout + child.other).toBe(6);
 
       const at = (outcome: string) => ({ 'network.tcp.direction': 'outbound', 'sonde.tcp.outcome': outcome, 'server.port': PORT, 'server.address': '127.0.0.1' });
-      await waitFor(() => sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', at('timeout')) >= child.timeout, 15_000);
+      await pollUntil(() => sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', at('timeout')) >= child.timeout, 15_000);
       const rm = resourceOf(consumer.latest(), child.pid);
       // Anything the kernel could not report is counted; show it when the exact count fails.
       const text = await telemetry.render();

@@ -19,7 +19,8 @@ import { requireBpf } from '../ebpf/bpf-available.js';
 import { makeSettings } from '../ebpf/harness.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newContainerId, newUid, pod, replicaSet, writeKubeconfig } from './fixtures.js';
-import { eventually, settings } from './harness.js';
+import { settings } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 
 const CONNECTS = 25;
 const SERVER_IP = '127.0.0.2';
@@ -96,7 +97,7 @@ describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () 
     // Without wait_for_metadata the processor passes batches on as they are until its first lists
     // are in: wait (bounded) for them, or a slow first list would leave the first export bare.
     for (const resource of ['pods', 'replicasets', 'jobs', 'services']) {
-      await eventually(async () => promValue(await telemetry.render(), 'sonde_k8s_lists_total', { processor: 'k8sattributes/e2e', resource }) >= 1, 30_000, `first ${resource} list`);
+      await waitUntil(`first ${resource} list`, async () => promValue(await telemetry.render(), 'sonde_k8s_lists_total', { processor: 'k8sattributes/e2e', resource }) >= 1, 30_000, 25);
     }
     await receiver.start();
   });
@@ -145,7 +146,8 @@ describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () 
     expect(JSON.parse(await report)).toEqual({ ok: CONNECTS });
 
     let found: { resource: Record<string, unknown>; points: Array<{ attrs: Record<string, unknown>; value: number }> } | undefined;
-    await eventually(
+    await waitUntil(
+      'exported metrics of the child',
       () => {
         if (!existsSync(out)) return false;
         for (const line of readFileSync(out, 'utf8').trim().split('\n').reverse()) {
@@ -169,7 +171,7 @@ describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () 
         return false;
       },
       30_000,
-      'exported metrics of the child',
+      25,
     );
     expect(found!.resource).toMatchObject({
       'k8s.pod.name': 'order-api-74d6b9c5f8-k4m2p',

@@ -100,12 +100,3 @@ export function pointAttrs(b: TelemetryBatch): Attributes {
   return b.signal === 'metrics' ? b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!.attributes : b.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
 }
 
-/** Poll `check` until it returns true; bounded by `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

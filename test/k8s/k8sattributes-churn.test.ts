@@ -6,10 +6,11 @@ import type { K8sAttributesConfig } from '../../src/processors/k8sattributes/con
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { writeKubeconfig } from './fixtures.js';
 import { CollectingConsumer, settings } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 import { SpanKind } from '../../src/pdata/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { job, namespace, newContainerId, newUid, pod, replicaSet, service } from './fixtures.js';
-import { eventually, pointAttrs, resourceAttrs, spanBatch, tcpBatch } from './harness.js';
+import { pointAttrs, resourceAttrs, spanBatch, tcpBatch } from './harness.js';
 import { startProcessor, type Running } from './setup.js';
 
 const running: Running[] = [];
@@ -58,7 +59,7 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     const before = await r.run(tcpBatch({ 'k8s.pod.uid': uid }));
     expect(resourceAttrs(before)['k8s.pod.name']).toBeUndefined();
     r.api.create('pods', pod({ name: 'late-pod', namespace: 'jobs', uid, ip: '10.1.0.9' }));
-    await eventually(async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name'] === 'late-pod', 5000, 'watch ADDED');
+    await waitUntil('watch ADDED', async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name'] === 'late-pod', 5000, 25);
     expect(resourceAttrs(r.next.last())['k8s.namespace.name']).toBe('jobs');
     expect(await r.metric('sonde_k8s_lists_total', { resource: 'pods' })).toBe(1);
   });
@@ -68,7 +69,7 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     const uid = newUid();
     const first = newContainerId();
     const created = r.api.create('pods', pod({ name: 'web-0', namespace: 'shop', uid, ip: '10.1.0.20', owner: { kind: 'StatefulSet', name: 'web', uid: newUid() }, containers: [{ name: 'nginx', id: first }] }));
-    await eventually(async () => resourceAttrs(await r.run(tcpBatch({ 'container.id': first })))['k8s.pod.name'] === 'web-0');
+    await waitUntil('the container to resolve to web-0', async () => resourceAttrs(await r.run(tcpBatch({ 'container.id': first })))['k8s.pod.name'] === 'web-0', 10_000, 25);
     expect(resourceAttrs(r.next.last())['service.name']).toBe('web');
     expect(resourceAttrs(r.next.last())['k8s.statefulset.name']).toBe('web');
 
@@ -78,7 +79,7 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     modified.status.containerStatuses[0].containerID = `containerd://${restarted}`;
     modified.status.containerStatuses[0].restartCount = 1;
     r.api.update('pods', modified);
-    await eventually(async () => resourceAttrs(await r.run(tcpBatch({ 'container.id': restarted })))['k8s.pod.name'] === 'web-0', 5000, 'watch MODIFIED');
+    await waitUntil('watch MODIFIED', async () => resourceAttrs(await r.run(tcpBatch({ 'container.id': restarted })))['k8s.pod.name'] === 'web-0', 5000, 25);
     expect(resourceAttrs(r.next.last())['service.name']).toBe('storefront');
     expect(resourceAttrs(r.next.last())['k8s.container.name']).toBe('nginx');
   });
@@ -87,10 +88,10 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     const r = await start();
     const cid = newContainerId();
     r.api.create('pods', pod({ name: 'gone-1', namespace: 'shop', ip: '10.1.0.30', containers: [{ name: 'app', id: cid }] }));
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.30'))))['sonde.peer.k8s.pod.name'] === 'gone-1');
+    await waitUntil('the peer 10.1.0.30 to resolve to gone-1', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.30'))))['sonde.peer.k8s.pod.name'] === 'gone-1', 10_000, 25);
     r.api.delete('pods', 'shop', 'gone-1');
     // Data stamped after the deletion must not be given the deleted pod's name.
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.30'))))['sonde.peer.k8s.pod.name'] === undefined, 5000, 'watch DELETED');
+    await waitUntil('watch DELETED', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.30'))))['sonde.peer.k8s.pod.name'] === undefined, 5000, 25);
     const late = await r.run(tcpBatch({ 'container.id': cid }));
     expect(resourceAttrs(late)['k8s.pod.name']).toBe('gone-1');
   });
@@ -98,16 +99,16 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
   it('never gives a reused IP the old pod\'s name', async () => {
     const r = await start();
     r.api.create('pods', pod({ name: 'old-pod', namespace: 'shop', ip: '10.1.0.40' }));
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.40'))))['sonde.peer.k8s.pod.name'] === 'old-pod');
+    await waitUntil('the peer 10.1.0.40 to resolve to old-pod', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.40'))))['sonde.peer.k8s.pod.name'] === 'old-pod', 10_000, 25);
 
     // The old pod finishes (its IP is released) and a new pod gets the IP before the old one is deleted.
     const old = r.api.get('pods', 'shop', 'old-pod')!;
     old.status.phase = 'Succeeded';
     r.api.update('pods', old);
     r.api.create('pods', pod({ name: 'new-pod', namespace: 'shop', ip: '10.1.0.40', created: new Date(Date.now() + 1000) }));
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.40'))))['sonde.peer.k8s.pod.name'] === 'new-pod', 5000, 'new pod on the IP');
+    await waitUntil('new pod on the IP', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.40'))))['sonde.peer.k8s.pod.name'] === 'new-pod', 5000, 25);
     r.api.delete('pods', 'shop', 'old-pod');
-    await eventually(async () => (await r.metric('sonde_k8s_cached_objects', { resource: 'pods' })) !== undefined);
+    await waitUntil('the pod cache gauge', async () => (await r.metric('sonde_k8s_cached_objects', { resource: 'pods' })) !== undefined, 10_000, 25);
     // Many lookups after the delete: none may name the old pod.
     for (let i = 0; i < 20; i++) {
       const out = await r.run(tcpBatch({ 'k8s.pod.ip': '10.1.0.40' }, peerPoint('10.1.0.40')));
@@ -120,7 +121,7 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     const r = await start();
     r.api.create('pods', pod({ name: 'kube-proxy-abcde', namespace: 'kube-system', hostNetwork: true, owner: { kind: 'DaemonSet', name: 'kube-proxy', uid: newUid() } }));
     r.api.create('pods', pod({ name: 'marker', namespace: 'x', ip: '10.1.0.99' }));
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.99'))))['sonde.peer.k8s.pod.name'] === 'marker');
+    await waitUntil('the marker pod', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.99'))))['sonde.peer.k8s.pod.name'] === 'marker', 10_000, 25);
     const out = await r.run(tcpBatch({}, peerPoint('192.168.10.11')));
     expect(pointAttrs(out)['sonde.peer.k8s.pod.name']).toBeUndefined();
   });
@@ -130,7 +131,7 @@ describe('k8sattributes: pod lifecycle through list and watch', () => {
     const uid = newUid();
     r.api.create('pods', pod({ name: 'elsewhere', namespace: 'shop', uid, node: 'node-b', ip: '10.2.0.5' }));
     r.api.create('pods', pod({ name: 'here', namespace: 'shop', ip: '10.1.0.55' }));
-    await eventually(async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.55'))))['sonde.peer.k8s.pod.name'] === 'here');
+    await waitUntil('the peer 10.1.0.55 to resolve to here', async () => pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.0.55'))))['sonde.peer.k8s.pod.name'] === 'here', 10_000, 25);
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name']).toBeUndefined();
   });
 });
@@ -145,15 +146,16 @@ describe('k8sattributes: API server outages and 410 Gone', () => {
     api.create('pods', pod({ name: 'drop', namespace: 'shop', uid: dropUid, ip: '10.1.1.2' }));
     const r = await start({}, api);
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': keepUid })))['k8s.pod.name']).toBe('keep');
-    await eventually(() => api.watcherCount('pods') === 1, 5000, 'pod watch open');
+    await waitUntil('pod watch open', () => api.watcherCount('pods') === 1, 5000, 25);
     expect(await r.metric('sonde_k8s_api_up')).toBe(1);
 
     await api.stop();
     // api_up drops at the first failing resource; the pods watch may fail a moment later.
-    await eventually(
+    await waitUntil(
+      'api_up 0 and a pods watch error',
       async () => (await r.metric('sonde_k8s_api_up')) === 0 && ((await r.metric('sonde_k8s_watch_errors_total', { resource: 'pods' })) ?? 0) > 0,
       10_000,
-      'api_up 0 and a pods watch error',
+      25,
     );
     // Down: data still flows and still carries the last known metadata.
     const during = await r.run(tcpBatch({ 'k8s.pod.uid': keepUid }));
@@ -166,8 +168,8 @@ describe('k8sattributes: API server outages and 410 Gone', () => {
     // The restarted server lost its watch history: resuming gets 410 Gone and forces a re-list.
     api.compact();
     await api.start();
-    await eventually(async () => (await r.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 2, 10_000, 'pods re-listed');
-    await eventually(async () => (await r.metric('sonde_k8s_api_up')) === 1, 10_000, 'api_up 1');
+    await waitUntil('pods re-listed', async () => (await r.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 2, 10_000, 25);
+    await waitUntil('api_up 1', async () => (await r.metric('sonde_k8s_api_up')) === 1, 10_000, 25);
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': newUidValue })))['k8s.pod.name']).toBe('born-offline');
     expect(pointAttrs(await r.run(tcpBatch({}, peerPoint('10.1.1.2'))))['sonde.peer.k8s.pod.name']).toBeUndefined();
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': keepUid })))['k8s.pod.name']).toBe('keep');
@@ -178,14 +180,14 @@ describe('k8sattributes: API server outages and 410 Gone', () => {
 
   it('re-lists when a resumed watch is answered 410 Gone (history compacted)', async () => {
     const r = await start();
-    await eventually(() => r.api.watcherCount('pods') === 1, 5000, 'pod watch open');
+    await waitUntil('pod watch open', () => r.api.watcherCount('pods') === 1, 5000, 25);
     const uid = newUid();
     // In one tick (the client cannot reconnect in between): end the watch, change something the
     // client therefore misses, and compact history so resuming from its version is 410 Gone.
     r.api.closeWatches();
     r.api.create('pods', pod({ name: 'after-compaction', namespace: 'shop', uid, ip: '10.1.2.1' }));
     r.api.compact();
-    await eventually(async () => (await r.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 2, 10_000, 're-list after 410');
+    await waitUntil('re-list after 410', async () => (await r.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 2, 10_000, 25);
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name']).toBe('after-compaction');
     expect(r.api.requests.filter((q) => q.resource === 'pods' && !q.watch).length).toBe(2);
   });
@@ -197,7 +199,7 @@ describe('k8sattributes: API server outages and 410 Gone', () => {
     await api.stop();
     const r = await startProcessor({}, api, false);
     running.push(r);
-    await eventually(async () => ((await r.metric('sonde_k8s_watch_errors_total', { resource: 'pods' })) ?? 0) >= 1, 5000, 'errors counted');
+    await waitUntil('errors counted', async () => ((await r.metric('sonde_k8s_watch_errors_total', { resource: 'pods' })) ?? 0) >= 1, 5000, 25);
     expect(await r.metric('sonde_k8s_api_up')).toBe(0);
     const out = await r.run(tcpBatch({ 'service.name': 'curl' }));
     expect(resourceAttrs(out)['service.name']).toBe('curl');
@@ -205,9 +207,9 @@ describe('k8sattributes: API server outages and 410 Gone', () => {
     const uid = newUid();
     api.create('pods', pod({ name: 'finally', namespace: 'shop', uid, ip: '10.1.3.1' }));
     await api.start(port);
-    await eventually(async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name'] === 'finally', 15_000, 'recovered');
+    await waitUntil('recovered', async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['k8s.pod.name'] === 'finally', 15_000, 25);
     // Every informer retries on its own backoff; all are up again soon after.
-    await eventually(async () => (await r.metric('sonde_k8s_api_up')) === 1, 15_000, 'api_up 1');
+    await waitUntil('api_up 1', async () => (await r.metric('sonde_k8s_api_up')) === 1, 15_000, 25);
     await api.stop();
   });
 });
@@ -274,7 +276,7 @@ describe('k8sattributes: workloads, labels, service.name', () => {
     const r = await start({ service_name: { enabled: true, override: false } });
     const uid = newUid();
     r.api.create('pods', pod({ name: 'p1', namespace: 'n', uid, ip: '10.1.6.1', labels: { 'app.kubernetes.io/name': 'from-label' } }));
-    await eventually(async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid, 'service.name': 'mine' })))['k8s.pod.name'] === 'p1');
+    await waitUntil('the pod p1', async () => resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid, 'service.name': 'mine' })))['k8s.pod.name'] === 'p1', 10_000, 25);
     expect(resourceAttrs(r.next.last())['service.name']).toBe('mine');
     expect(resourceAttrs(await r.run(tcpBatch({ 'k8s.pod.uid': uid })))['service.name']).toBe('from-label');
   });
@@ -369,21 +371,26 @@ describe('k8sattributes: lifecycle', () => {
     await never.shutdown();
     await a!.start();
     await b!.start();
-    await eventually(() => api.watcherCount('pods') === 1, 5000, 'pod watch');
-    await eventually(async () => {
-      await a!.consume(tcpBatch({ 'k8s.pod.uid': uid }));
-      return resourceAttrs(outs[0]!.last())['k8s.pod.name'] === 'shared';
-    });
+    await waitUntil('pod watch', () => api.watcherCount('pods') === 1, 5000, 25);
+    await waitUntil(
+      'the shared informer to name the pod',
+      async () => {
+        await a!.consume(tcpBatch({ 'k8s.pod.uid': uid }));
+        return resourceAttrs(outs[0]!.last())['k8s.pod.name'] === 'shared';
+      },
+      10_000,
+      25,
+    );
     expect(api.requests.filter((q) => q.resource === 'pods' && !q.watch).length).toBe(1);
     await a!.shutdown();
     await a!.shutdown();
     await b!.consume(tcpBatch({ 'k8s.pod.uid': uid }));
     expect(resourceAttrs(outs[1]!.last())['k8s.pod.name']).toBe('shared');
     // pods, replicasets, jobs, services: still watched once for the remaining pipeline.
-    await eventually(() => api.watcherCount() === 4, 5000, 'four watches');
+    await waitUntil('four watches', () => api.watcherCount() === 4, 5000, 25);
     expect(api.requests.filter((q) => q.resource === 'pods' && q.watch).length).toBe(1);
     await b!.shutdown();
-    await eventually(() => api.watcherCount() === 0, 5000, 'watches closed');
+    await waitUntil('watches closed', () => api.watcherCount() === 0, 5000, 25);
     await api.stop();
   });
 });

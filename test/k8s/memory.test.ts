@@ -5,7 +5,8 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, expect, it } from 'vitest';
 import { FakeApiServer } from './fake-apiserver.js';
 import { pod } from './fixtures.js';
-import { eventually, resourceAttrs, tcpBatch } from './harness.js';
+import { resourceAttrs, tcpBatch } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 import { startProcessor, type Running } from './setup.js';
 
 setFlagsFromString('--expose-gc');
@@ -58,7 +59,7 @@ it(`caches ${PODS} pods in bounded memory`, { timeout: 300_000 }, async () => {
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
   const t0 = Date.now();
   r = await startProcessor({ list_page_size: 500 }, api, false);
-  await eventually(async () => (await r!.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 1, 240_000, '50k pod list');
+  await waitUntil('50k pod list', async () => (await r!.metric('sonde_k8s_lists_total', { resource: 'pods' })) === 1, 240_000, 25);
   const listMs = Date.now() - t0;
   clearInterval(sampler);
   expect(await r.metric('sonde_k8s_cached_objects', { resource: 'pods' })).toBe(PODS);

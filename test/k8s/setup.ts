@@ -6,7 +6,8 @@ import type { TelemetryBatch } from '../../src/pdata/types.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { writeKubeconfig } from './fixtures.js';
-import { CollectingConsumer, eventually, settings } from './harness.js';
+import { CollectingConsumer, settings } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 
 let seq = 0;
 
@@ -52,7 +53,7 @@ export async function startProcessor(overrides: DeepPartial<K8sAttributesConfig>
   const rules = [...(overrides.extract?.labels ?? []), ...(overrides.extract?.annotations ?? [])];
   if (rules.some((r) => r?.from === 'namespace')) resources.push('namespaces');
   if (waitSynced) {
-    for (const resource of resources) await eventually(async () => (await metric('sonde_k8s_lists_total', { resource })) === 1, 10_000, `first ${resource} list`);
+    for (const resource of resources) await waitUntil(`first ${resource} list`, async () => (await metric('sonde_k8s_lists_total', { resource })) === 1, 10_000, 25);
   }
   return {
     api: server,

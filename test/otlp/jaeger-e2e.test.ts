@@ -19,6 +19,7 @@ import { promValue, startSonde, waitForOk } from '../helpers/sonde-process.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pollValue } from '../helpers/poll.js';
 
 const available = jaegerAvailable();
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
@@ -153,12 +154,11 @@ describe.skipIf(!available)('Jaeger end to end', () => {
       expectSameSpans(await jaeger.waitForSpans(sent.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId, 3), sent);
       // Jaeger may show the spans from one exporter while the other is still sending (or waiting
       // out a retry): poll until both counted, bounded by time (not by a number of rounds).
-      let metrics = '';
-      for (const until = Date.now() + 30_000; Date.now() < until; ) {
-        metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-        if (promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlphttp/jaeger' }) === 3 && promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlp/jaeger' }) === 3) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const metrics = await pollValue(
+        async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
+        (m) => promValue(m, 'sonde_exporter_sent_items_total', { exporter: 'otlphttp/jaeger' }) === 3 && promValue(m, 'sonde_exporter_sent_items_total', { exporter: 'otlp/jaeger' }) === 3,
+        30_000,
+      );
       expect(promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlp/jaeger' })).toBe(3);
       expect(promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlphttp/jaeger' })).toBe(3);
       expect(promValue(metrics, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(3);

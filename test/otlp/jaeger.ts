@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
+import { pollValue } from '../helpers/poll.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts/jaeger.sh');
@@ -138,14 +139,7 @@ export class Jaeger {
 
   /** Polls until the trace has `count` spans (Jaeger stores asynchronously), bounded. */
   async waitForSpans(traceId: string, count: number, timeoutMs = 20_000): Promise<JaegerSpan[]> {
-    const until = Date.now() + timeoutMs;
-    let spans: JaegerSpan[] = [];
-    while (Date.now() < until) {
-      spans = await this.traceSpans(traceId);
-      if (spans.length >= count) return spans;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    return spans;
+    return pollValue(() => this.traceSpans(traceId), (spans) => spans.length >= count, timeoutMs, 200);
   }
 
   get recentLog(): string {

@@ -8,6 +8,7 @@ import { DeltaToCumulative, translateMetrics } from '../../src/exporters/prometh
 import { CaptureServer } from './support/capture-server.js';
 import { counterValue, testSettings } from './support/settings.js';
 import { tcpBatch } from './support/tcp-metrics.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const T0 = BigInt(Date.now()) * 1_000_000n;
 const S = 1_000_000_000n;
@@ -153,10 +154,7 @@ describe('prometheusremotewrite exporter', () => {
     for (let i = 1; i <= 10; i++) await exporter.consume(interval(i));
     // Let the queue empty before shutdown: its drain is bounded (5 s) and ~26 requests with
     // backoffs must not race that bound on a loaded machine. Bounded here too, generously.
-    for (const until = Date.now() + 30_000; Date.now() < until; ) {
-      if ((await counterValue(telemetry, 'sonde_exporter_queue_items', 'prometheusremotewrite')) === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await pollUntil(async () => (await counterValue(telemetry, 'sonde_exporter_queue_items', 'prometheusremotewrite')) === 0, 30_000, 20);
     await exporter.shutdown();
     const ok = server.requests.filter((r) => r.status === 204);
     expect(server.requests.length - ok.length).toBe(6);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { TestPrometheus, prometheusAvailable } from './support/prometheus-server.js';
+import { pollValue } from '../helpers/poll.js';
 
 const available = prometheusAvailable();
 if (!available && process.env['CI'] === 'true') {
@@ -129,12 +130,11 @@ service:
     expect(await prom.value(`target_info{job="sonde-run-e2e"}`)).toBe(1);
     // Prometheus stores a remote write before Sonde has read its answer and counted it: poll
     // (bounded) until the last request is counted, then check the counts exactly.
-    let self = '';
-    for (const until = Date.now() + 20_000; Date.now() < until; ) {
-      self = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-      if (promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheusremotewrite' }) >= 8) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const self = await pollValue(
+      async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
+      (m) => promValue(m, 'sonde_exporter_sent_items_total', { exporter: 'prometheusremotewrite' }) >= 8,
+      20_000,
+    );
     expect(promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheusremotewrite' })).toBe(8);
     expect(promValue(self, 'sonde_exporter_sent_items_total', { exporter: 'prometheus' })).toBe(8);
     const failed = promValue(self, 'sonde_exporter_send_failed_items_total', { exporter: 'prometheusremotewrite' });

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { waitUntil } from '../helpers/poll.js';
 import { spanBatch } from './fixtures.js';
 
 export interface Ports {
@@ -155,10 +156,3 @@ export async function runLoad(ports: Ports, o: { rps: number; seconds: number; s
   return { byStatus, offered: sent * o.spans, elapsedMs };
 }
 
-export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import type { SondeProcess } from '../helpers/sonde-process.js';
-import { metrics, residentBytes, runLoad, sampleRss, startAndWait, value, waitUntil, writeConfig, type Ports } from './harness.js';
+import { metrics, residentBytes, runLoad, sampleRss, startAndWait, value, writeConfig, type Ports } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 import { OtlpSink } from './otlp-sink.js';
 
 const MIB = 1024 * 1024;

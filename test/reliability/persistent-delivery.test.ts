@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import type { SondeProcess } from '../helpers/sonde-process.js';
 import { spanIdOf } from './fixtures.js';
-import { exportUntilAccepted, metrics, startAndWait, value, waitUntil, writeConfig, type Ports } from './harness.js';
+import { exportUntilAccepted, metrics, startAndWait, value, writeConfig, type Ports } from './harness.js';
+import { waitUntil } from '../helpers/poll.js';
 import { OtlpSink } from './otlp-sink.js';
 
 const SPANS_PER_REQUEST = 50;

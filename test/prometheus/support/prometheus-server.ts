@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/free-port.js';
+import { pollValue } from '../../helpers/poll.js';
 
 export const PROMETHEUS_BIN = process.env['SONDE_TEST_PROMETHEUS'] ?? 'prometheus';
 
@@ -144,13 +145,7 @@ export class TestPrometheus {
 
   /** Polls `promql` until `ok(value)` or the deadline; returns the last value seen. */
   async waitFor(promql: string, ok: (v: number | undefined) => boolean, timeoutMs = 20_000): Promise<number | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    let v: number | undefined;
-    for (;;) {
-      v = await this.value(promql);
-      if (ok(v) || Date.now() > deadline) return v;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    return pollValue(() => this.value(promql), ok, timeoutMs, 250);
   }
 
   /** A counter from Prometheus' own /metrics (summed over labels), e.g. prometheus_tsdb_out_of_order_samples_total. */
