@@ -110,7 +110,7 @@ export const ERROR_CODES = {
     fix: 'Its items are counted in sonde_exporter_send_failed_items_total; if it repeats, stop Sonde and remove the exporter directory under storage_dir.',
   },
   SONDE_MEMORY_LIMIT_EXCEEDED: {
-    summary: 'The memory_limiter processor refused data because Sonde is above its soft memory limit (limit minus spike); retryable.',
+    summary: 'Sonde is above a memory_limiter soft limit (limit minus spike): the processor refuses data and receivers refuse before pushing (OTLP: 503 / UNAVAILABLE); retryable.',
     fix: 'Senders retry later; receivers answer 503 / UNAVAILABLE. Give Sonde more memory (limit_mib), lower the load, or make exporters faster; see sonde_processor_refused_items_total.',
   },
   SONDE_MEMORY_LIMITER_CONFIG: {

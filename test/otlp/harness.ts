@@ -29,14 +29,19 @@ export class CaptureConsumer implements Consumer {
   }
 }
 
-export async function startReceiver(next: Partial<Record<'traces' | 'metrics', Consumer>>, telemetry: SelfTelemetry, maxBody: string | number = '20MiB') {
+export async function startReceiver(
+  next: Partial<Record<'traces' | 'metrics', Consumer>>,
+  telemetry: SelfTelemetry,
+  maxBody: string | number = '20MiB',
+  backpressure: CreateSettings['backpressure'] = { shouldRefuse: () => false },
+) {
   const config = otlpReceiverFactory.createDefaultConfig();
   config.protocols.grpc = { enabled: true, endpoint: '127.0.0.1:0', max_recv_msg_size: maxBody };
   config.protocols.http = { enabled: true, endpoint: '127.0.0.1:0', max_request_body_size: maxBody };
   // Counted as the service counts every receiver (accepted / refused around consume()).
   const counted: Partial<Record<'traces' | 'metrics', Consumer>> = {};
   for (const [signal, consumer] of Object.entries(next) as ['traces' | 'metrics', Consumer][]) counted[signal] = countReceiverItems('otlp', consumer, telemetry);
-  const receiver = otlpReceiverFactory.create(settingsFor('otlp', telemetry), config, counted) as OtlpReceiver;
+  const receiver = otlpReceiverFactory.create({ ...settingsFor('otlp', telemetry), backpressure }, config, counted) as OtlpReceiver;
   await receiver.start();
   const { grpc, http } = receiver.ports;
   return { receiver, grpcPort: grpc!, httpPort: http! };

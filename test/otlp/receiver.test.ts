@@ -58,7 +58,8 @@ describe('otlp receiver over HTTP', () => {
     expect(traces.batches).toHaveLength(2);
     expect(metrics.batches).toHaveLength(1);
     expect(traces.batches[1]).toMatchObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'GET /cart' }, { parentSpanId: 'b7ad6b7169203331' }] }] }] });
-    expect(await counterValue(telemetry, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBeGreaterThanOrEqual(7);
+    // The file's first requests: 2 + 2 spans and 3 points.
+    expect(await counterValue(telemetry, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(7);
   });
 
   it('answers garbage and truncated protobuf with 400 and a google.rpc.Status naming the code', async () => {
@@ -88,7 +89,9 @@ describe('otlp receiver over HTTP', () => {
     expect(bomb.length).toBeLessThan(64 * 1024);
     const r2 = await post('/v1/traces', bomb, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
     expect(r2.status).toBe(413);
-    expect(((await r2.json().catch(() => undefined)) as unknown) ?? 'protobuf body').toBeTruthy();
+    const status = OtlpTypes.RpcStatus.decode(new Uint8Array(await r2.arrayBuffer())) as unknown as { code: number; message: string };
+    expect(status.code).toBe(8); // RESOURCE_EXHAUSTED
+    expect(status.message).toContain('SONDE_OTLP_TOO_LARGE');
   });
 
   it('answers wrong content type 415, wrong path 404, wrong method 405', async () => {
@@ -98,6 +101,7 @@ describe('otlp receiver over HTTP', () => {
   });
 
   it('maps downstream errors: retryable to 503, permanent to 400', async () => {
+    const refusedBefore = await counterValue(telemetry, 'sonde_receiver_refused_items_total', { receiver: 'otlp' });
     traces.failWith = retryableError('SONDE_QUEUE_FULL', 'full', { retryAfterMs: 3000 });
     const r1 = await post('/v1/traces', encodeOtlpRequest(sampleTraces(), 'protobuf'), { 'content-type': 'application/x-protobuf' });
     expect(r1.status).toBe(503);
@@ -106,7 +110,7 @@ describe('otlp receiver over HTTP', () => {
     const r2 = await post('/v1/traces', encodeOtlpRequest(sampleTraces(), 'json'), { 'content-type': 'application/json' });
     expect(r2.status).toBe(400);
     traces.failWith = undefined;
-    expect(await counterValue(telemetry, 'sonde_receiver_refused_items_total', { receiver: 'otlp' })).toBeGreaterThanOrEqual(4);
+    expect(await counterValue(telemetry, 'sonde_receiver_refused_items_total', { receiver: 'otlp' })).toBe(refusedBefore + 4); // 2 + 2 spans
   });
 
   it('reports unsupported metric types as partial success', async () => {
@@ -146,5 +150,37 @@ describe('otlp receiver over gRPC', () => {
   it('still serves HTTP after all of the above', async () => {
     const r = await post('/v1/traces', encodeOtlpRequest(sampleTraces(), 'protobuf'), { 'content-type': 'application/x-protobuf' });
     expect(r.status).toBe(200);
+  });
+});
+
+describe('otlp receiver under memory pressure', () => {
+  it('refuses before pushing: HTTP 503 and gRPC UNAVAILABLE carrying SONDE_MEMORY_LIMIT_EXCEEDED, counted, nothing reaches the pipeline; accepts again once the pressure ends', async () => {
+    const t = new SelfTelemetry({ processMetrics: false });
+    const sink = new CaptureConsumer();
+    let refusing = true;
+    const r = await startReceiver({ traces: sink }, t, '64KiB', { shouldRefuse: () => refusing });
+    const client = new Client(`127.0.0.1:${r.grpcPort}`, credentials.createInsecure());
+    try {
+      const body = encodeOtlpRequest(sampleTraces(), 'protobuf');
+      const items = sampleTraces().resourceSpans[0]!.scopeSpans[0]!.spans.length;
+      const http = await fetch(`http://127.0.0.1:${r.httpPort}/v1/traces`, { method: 'POST', body: body as unknown as RequestInit['body'], headers: { 'content-type': 'application/x-protobuf' } });
+      expect(http.status).toBe(503);
+      const status = OtlpTypes.RpcStatus.decode(new Uint8Array(await http.arrayBuffer())) as unknown as { message: string };
+      expect(status.message).toContain('SONDE_MEMORY_LIMIT_EXCEEDED');
+      const grpc = await new Promise<ServiceError | null>((resolve) =>
+        client.makeUnaryRequest(GRPC_EXPORT_METHODS.traces, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, body, new Metadata(), {}, (err) => resolve(err)),
+      );
+      expect(grpc?.code).toBe(GrpcStatus.UNAVAILABLE);
+      expect(grpc?.details).toContain('SONDE_MEMORY_LIMIT_EXCEEDED');
+      expect(sink.batches).toHaveLength(0);
+      expect(await counterValue(t, 'sonde_receiver_refused_items_total', { receiver: 'otlp' })).toBe(2 * items);
+      refusing = false;
+      const ok = await fetch(`http://127.0.0.1:${r.httpPort}/v1/traces`, { method: 'POST', body: body as unknown as RequestInit['body'], headers: { 'content-type': 'application/x-protobuf' } });
+      expect(ok.status).toBe(200);
+      expect(sink.batches).toHaveLength(1);
+    } finally {
+      client.close();
+      await r.receiver.shutdown();
+    }
   });
 });

@@ -22,7 +22,7 @@ export interface ExporterHelperOptions {
   start?: () => Promise<void>;
   /** Closes connections; runs after the queue was drained. */
   shutdown?: () => Promise<void>;
-  /** How long shutdown() keeps sending what is queued before giving up (default 5 s). */
+  /** How long shutdown() keeps sending what is queued before giving up (default: 80 % of the service's shutdown deadline, else 5 s). */
   drainTimeoutMs?: number;
   /** A different store for the queue; by default the in-memory ring, or the persistent store when sending_queue.storage_dir is set. */
   store?: QueueStore;
@@ -30,8 +30,11 @@ export interface ExporterHelperOptions {
   hooks?: Partial<Pick<RetryHooks, 'now' | 'random' | 'sleep'>>;
 }
 
-// Below the service's own 10 s shutdown deadline, so the helper gives up first and counts what it drops.
+// Without a service deadline (a helper used on its own): how long shutdown() drains.
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+// With one (`sonde run --shutdown-timeout`): drain for this share of it, so the helper gives up
+// first and counts what it drops before the service stops waiting.
+const DRAIN_SHARE_OF_DEADLINE = 0.8;
 
 /**
  * Builds an Exporter around `push`. consume() resolves once the batch is queued (or, with the
@@ -60,6 +63,7 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
   const inflight = new Set<Promise<void>>();
   let started = false;
   let shutdownPromise: Promise<void> | undefined;
+  let deadlineReached = false;
 
   const account = (result: ExportResult, items: number): void => {
     switch (result.kind) {
@@ -75,6 +79,11 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
       }
       default:
         telemetry.exporterSendFailed.inc(labels, items);
+        if (deadlineReached && result.kind === 'retryable') {
+          // Still being retried when the drain ended: the same account as what was left queued.
+          logger.error({ exporter: id.key, code: 'SONDE_SHUTDOWN_TIMEOUT', items, err: result.error.message }, `exporter ${id.key}: ${items} items in flight not sent before the shutdown deadline`);
+          return;
+        }
         logger.warn(
           { exporter: id.key, items, code: result.error.code, err: result.error.message },
           result.kind === 'retryable' ? 'export failed; retries exhausted or stopped, data dropped' : 'export refused for good, data dropped',
@@ -147,7 +156,8 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
 
   // Drain within the service's shutdown deadline (with room to count what is left), so nothing
   // queued in memory is lost uncounted when the process exits at the deadline.
-  const drainMs = options.drainTimeoutMs ?? Math.min(DEFAULT_DRAIN_TIMEOUT_MS, Math.floor((options.settings.shutdownTimeoutMs ?? Infinity) * 0.8));
+  const deadline = options.settings.shutdownTimeoutMs;
+  const drainMs = options.drainTimeoutMs ?? (deadline !== undefined ? Math.floor(deadline * DRAIN_SHARE_OF_DEADLINE) : DEFAULT_DRAIN_TIMEOUT_MS);
   const drainDeadline = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, drainMs).unref());
 
   return {
@@ -202,7 +212,10 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
         if (inflight.size > 0) {
           complete = (await Promise.race([Promise.all(inflight).then(() => true), deadline.then(() => false)])) && complete;
         }
-        if (!complete) abort.abort(new Error('shutdown deadline reached'));
+        if (!complete) {
+          deadlineReached = true;
+          abort.abort(new Error('shutdown deadline reached'));
+        }
         if (queue) {
           const left = await queue.stop();
           if (persistent && queue.size() + queuedItems > 0) {

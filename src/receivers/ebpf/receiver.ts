@@ -17,6 +17,8 @@ import { createFeatures } from './features.js';
 
 /** How often buffered spans are handed to the pipeline. */
 const SPAN_HANDOFF_MS = 200;
+/** `sonde_ebpf_events_lost_total{program}` of spans shed while memory is above a soft limit. */
+export const MEMORY_PRESSURE_LOST = 'http_memory_pressure';
 export const DEFAULT_OBJECT_DIR = fileURLToPath(new URL('../../../bpf/out/', import.meta.url));
 
 export interface EbpfReceiverOptions {
@@ -34,7 +36,7 @@ export class EbpfReceiver implements Receiver {
   private started = false;
   private shutdownPromise: Promise<void> | undefined;
   /** For tests and introspection. */
-  readonly stats = { metricBatches: 0, spanBatches: 0, skippedTicks: 0, exportFailures: 0 };
+  readonly stats = { metricBatches: 0, spanBatches: 0, skippedTicks: 0, exportFailures: 0, spansShed: 0 };
 
   constructor(
     private readonly settings: CreateSettings,
@@ -88,6 +90,7 @@ export class EbpfReceiver implements Receiver {
     // bounds ~200 ms of traffic rather than a whole second, so a busy host sheds far less.
     const spanEvery = Math.min(SPAN_HANDOFF_MS, this.resolved.collectionIntervalMs);
     if (this.next.traces && this.features.some((f) => f.takeSpans)) {
+      telemetry.ebpfEventsLost.labels(MEMORY_PRESSURE_LOST).inc(0); // exported from start-up, like the other loss series
       this.spansTimer = setInterval(() => this.tickSpans(), spanEvery);
       this.spansTimer.unref();
     }
@@ -105,9 +108,13 @@ export class EbpfReceiver implements Receiver {
     }
   }
 
-  private tickMetrics(): void {
-    if (this.inflight.metrics) {
+  private tickMetrics(final = false): void {
+    // Downstream busy, or memory above a memory_limiter's soft limit: skip this tick. The
+    // metrics are cumulative, so the next tick that goes out carries everything counted meanwhile
+    // (the last one, at shutdown, always goes out).
+    if (this.inflight.metrics || (!final && this.settings.backpressure.shouldRefuse())) {
       this.stats.skippedTicks++;
+      this.flushStats();
       return;
     }
     const resourceMetrics: ResourceMetrics[] = [];
@@ -120,7 +127,16 @@ export class EbpfReceiver implements Receiver {
     if (this.inflight.traces) return; // features buffer (bounded) until the pipeline takes them
     const resourceSpans: ResourceSpans[] = [];
     for (const f of this.features) if (f.takeSpans) resourceSpans.push(...f.takeSpans());
-    if (resourceSpans.length > 0) this.send('traces', resourceSpans);
+    if (resourceSpans.length === 0) return;
+    if (this.settings.backpressure.shouldRefuse()) {
+      // Above a memory_limiter's soft limit: spans are shed here, before a batch is built that
+      // the pipeline would refuse, and counted as lost (the histograms still count the requests).
+      const shed = countItems({ signal: 'traces', resourceSpans });
+      this.stats.spansShed += shed;
+      this.settings.telemetry.ebpfEventsLost.labels(MEMORY_PRESSURE_LOST).inc(shed);
+      return;
+    }
+    this.send('traces', resourceSpans);
   }
 
   private send(signal: 'metrics', data: ResourceMetrics[]): void;
@@ -161,7 +177,7 @@ export class EbpfReceiver implements Receiver {
       for (const f of this.features) f.drain();
       // Let an in-flight export finish, then flush once more so nothing captured is lost.
       await Promise.all(Object.values(this.inflight));
-      this.tickMetrics();
+      this.tickMetrics(true);
       this.tickSpans();
       await Promise.all(Object.values(this.inflight));
     } finally {

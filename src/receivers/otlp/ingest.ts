@@ -40,7 +40,7 @@ export async function ingest(ctx: IngestContext, signal: Signal, body: Uint8Arra
   if (decoded.items === 0 || !consumer) return partial ? { kind: 'ok', partial } : { kind: 'ok' };
   if (ctx.backpressure.shouldRefuse()) {
     ctx.telemetry.receiverRefused.inc(labels, decoded.items);
-    return { kind: 'unavailable', error: retryableError('SONDE_EXPORT_RETRYABLE', 'Sonde is over its memory limit; retry later') };
+    return { kind: 'unavailable', error: retryableError('SONDE_MEMORY_LIMIT_EXCEEDED', 'Sonde is over its memory limit; retry later') };
   }
   // Accepted / refused items of the consume() call are counted by the service's receiver wrapper.
   try {
