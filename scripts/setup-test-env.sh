@@ -10,16 +10,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # shellcheck source=lib/common.sh
-. "$(dirname "$0")/lib/common.sh" # retry: bounded retries for apt, the Go module proxy and PyPI
+. "$(dirname "$0")/lib/common.sh" # retry: bounded retries for apt and the Go module proxy
 
 # --- Debian packages --------------------------------------------------------------------------
 # One list for every area, so `apt-get update` runs at most once:
 #   eBPF build and tests: clang llvm libbpf-dev bpftool libbpf1 bpftrace
 #   backends and load: nginx-light prometheus wrk curl python3; TLS test certificates: openssl
 #   namespaces, capabilities: iproute2 libcap2-bin util-linux
-#   deployment tests: systemd systemd-container (systemd-analyze, nspawn) python3-venv
+#   deployment tests: systemd systemd-container (systemd-analyze, nspawn)
 PKGS=(clang llvm libbpf-dev bpftool libbpf1 bpftrace nginx-light prometheus wrk curl python3 openssl
-  iproute2 libcap2-bin util-linux systemd systemd-container python3-venv)
+  iproute2 libcap2-bin util-linux systemd systemd-container)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -93,23 +93,16 @@ awk '$3 == "cgroup2" { found = 1 } END { exit !found }' /proc/self/mounts || { e
 # systemd-analyze (package systemd; works without a running systemd), util-linux (unshare, nsenter,
 # setpriv, findmnt), overlayfs and systemd-nspawn (systemd-container: boots systemd in a container
 # to start the installed unit for real) for the sandboxed runs (install.sh and Sonde run in private
-# mount and network namespaces, so the host gets no user, no /opt/sonde), kustomize (Go module)
-# and kubernetes-validate (PyPI; ships the Kubernetes JSON schemas up to 1.37) in
-# /usr/local/lib/sonde-test-tools. Versions pinned; reinstalled only when
-# missing or different.
+# mount and network namespaces, so the host gets no user, no /opt/sonde), and kustomize (Go module)
+# in /usr/local/lib/sonde-test-tools, version pinned, rebuilt only when missing or different. The
+# manifests' schema check needs nothing here: it is the npm devDependency kubernetes-models.
 DEPLOY_TOOLS=/usr/local/lib/sonde-test-tools
 KUSTOMIZE_VERSION=v5.5.0
-KUBERNETES_VALIDATE_VERSION=1.37.0
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "setup-test-env: overlayfs unavailable (test/deploy needs it)" >&2; exit 1; }
 # (`kustomize version` says "(devel)" for go-installed builds; the module version is in the binary.)
 if ! go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null | grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s"; then
   echo "setup-test-env: building kustomize $KUSTOMIZE_VERSION"
   retry env GOBIN="$DEPLOY_TOOLS/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
-fi
-if [ "$("$DEPLOY_TOOLS/venv/bin/kubernetes-validate" --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
-  echo "setup-test-env: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
-  /usr/bin/python3 -m venv "$DEPLOY_TOOLS/venv"
-  retry "$DEPLOY_TOOLS/venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 echo "setup-test-env: ready"

@@ -1,6 +1,6 @@
 # Shell helpers shared by scripts/*.sh (sourced, not run).
 
-# retry CMD ARGS...: a network step (apt, Go module proxy, PyPI) gets three tries, 15 s then 30 s
+# retry CMD ARGS...: a network step (apt, Go module proxy) gets three tries, 15 s then 30 s
 # apart, so that one transient failure of a registry does not fail a whole CI run.
 retry() {
   local attempt

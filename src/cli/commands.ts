@@ -7,6 +7,7 @@ import { SelfTelemetry } from '../telemetry/self-telemetry.js';
 import { Supervisor, describeError } from '../service/supervisor.js';
 import { processMemoryPressure } from '../service/memory-pressure.js';
 import { parseDuration } from '../config/units.js';
+import { privilegeMessage } from './privilege-message.js';
 import { sondeVersion } from './version.js';
 
 export type Out = (line: string) => void;
@@ -50,7 +51,11 @@ export function versionCommand(out: Out): number {
   return 0;
 }
 
-/** Runs until SIGTERM/SIGINT. Resolves to the exit code. */
+/**
+ * Runs until SIGTERM/SIGINT. Resolves to the exit code. The signal handlers are in place before
+ * start-up begins (loading eBPF programs takes seconds): a stop asked for during start-up is
+ * carried out once start-up settles, a SIGHUP then reloads once running.
+ */
 export async function runCommand(file: string, shutdownTimeout: string, err: Out): Promise<number> {
   let loaded;
   try {
@@ -64,44 +69,66 @@ export async function runCommand(file: string, shutdownTimeout: string, err: Out
   const logger = createLogger(config.telemetry.logLevel);
   const telemetry = new SelfTelemetry();
   const supervisor = new Supervisor({ configFile: file, logger, telemetry, shutdownTimeoutMs: parseDuration(shutdownTimeout), backpressure: processMemoryPressure });
-  try {
-    await supervisor.start(config);
-  } catch (e) {
-    if (hasCode(e, 'SONDE_BPF_NO_PRIVILEGE')) {
-      err('sonde: not enough privileges: the ebpf receiver loads programs into the kernel, which needs root');
-      err('       (or CAP_BPF + CAP_PERFMON). Run it as root, e.g. `sudo ./bin/sonde run`; `sonde doctor` lists what is missing.');
-    }
-    err(`sonde: cannot start: ${describeError(e)}`);
-    logger.flush?.();
-    return 1;
-  }
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let running = false;
+    let stopSignal: NodeJS.Signals | undefined;
+    let reloadPending = false;
+    const finish = (code: number): void => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onReload);
+      logger.flush?.();
+      resolve(code);
+    };
     const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting without waiting for the flush');
-        resolve(1);
-        return;
-      }
-      stopping = true;
       logger.info({ signal }, 'stopping: intake closed, flushing pipelines');
       supervisor.shutdown().then(
         () => {
           logger.info('stopped');
-          resolve(0);
+          finish(0);
         },
         (e: unknown) => {
           logger.error({ err: e }, 'shutdown failed');
-          resolve(1);
+          finish(1);
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', () => {
+    function onStop(signal: NodeJS.Signals): void {
+      if (stopSignal) {
+        logger.warn({ signal }, 'second signal: exiting without waiting for the flush');
+        finish(1);
+        return;
+      }
+      stopSignal = signal;
+      if (running) stop(signal);
+      else logger.info({ signal }, 'signal during start-up: stopping as soon as start-up settles');
+    }
+    function onReload(): void {
+      if (stopSignal) return;
+      if (!running) {
+        reloadPending = true;
+        logger.info('SIGHUP during start-up: reloading once started');
+        return;
+      }
       logger.info('SIGHUP: reloading config');
-      void supervisor.reload();
-    });
+      void supervisor.reload(); // never rejects: failures are logged with their code
+    }
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onReload);
+
+    supervisor.start(config).then(
+      () => {
+        running = true;
+        if (stopSignal) stop(stopSignal);
+        else if (reloadPending) onReload();
+      },
+      (e: unknown) => {
+        if (hasCode(e, 'SONDE_BPF_NO_PRIVILEGE')) for (const line of privilegeMessage()) err(line);
+        err(`sonde: cannot start: ${describeError(e)}`);
+        finish(1);
+      },
+    );
   });
 }
 

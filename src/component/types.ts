@@ -56,6 +56,16 @@ export interface CreateSettings {
   readonly shutdownTimeoutMs?: number;
 }
 
+/** A problem in one component's config that its schema cannot express. */
+export interface ConfigIssue {
+  /**
+   * Key path relative to the component's config, dotted, with list indexes as `.0` or `[0]`
+   * (`http.routes[0]`, `extract.labels.1.key_regex`); '' for the component as a whole.
+   */
+  readonly path: string;
+  readonly message: string;
+}
+
 interface FactoryBase<C> {
   readonly type: string;
   readonly stability: Stability;
@@ -65,6 +75,13 @@ interface FactoryBase<C> {
   readonly configSchema: JsonSchema;
   /** Pure: a fresh default config every call. The user's config is merged over it. */
   createDefaultConfig(): C;
+  /**
+   * Optional semantic checks the schema cannot express (value ranges that depend on each other,
+   * patterns that must compile, ...). Called by config resolution with the user's config merged
+   * over the defaults, only once the schema accepted it; returns every problem, [] when none.
+   * Must be pure and must not throw. create() may repeat the checks as a safety net.
+   */
+  validateConfig?(config: C): ConfigIssue[];
 }
 
 export interface ReceiverFactory<C = any> extends FactoryBase<C> {

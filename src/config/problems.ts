@@ -20,3 +20,22 @@ export function formatProblem(p: ConfigProblem): string {
 export function joinPath(segments: readonly (string | number)[]): string {
   return segments.map(String).join('.');
 }
+
+/**
+ * The inverse of joinPath for paths written by hand: `http.routes[0]` and `http.routes.0` both
+ * give ['http', 'routes', 0]; '' gives [].
+ */
+export function splitPath(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const part of path.split('.')) {
+    if (part === '') continue;
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) {
+      out.push(part);
+      continue;
+    }
+    if (m[1]) out.push(/^\d+$/.test(m[1]) ? Number(m[1]) : m[1]);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) out.push(Number(idx[1]));
+  }
+  return out;
+}

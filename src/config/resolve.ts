@@ -7,7 +7,7 @@ import type { Signal } from '../pdata/types.js';
 import type { LogLevel } from '../telemetry/logger.js';
 import { compileSchema } from './ajv.js';
 import { deepFreeze, isPlainObject, mergeOverDefaults } from './merge.js';
-import { joinPath, type ConfigProblem } from './problems.js';
+import { joinPath, splitPath, type ConfigProblem } from './problems.js';
 import { DEFAULT_ADMIN_ADDRESS, pipelineSchema, telemetrySchema } from './service-schema.js';
 import { locate, type YamlSource } from './yaml-source.js';
 
@@ -96,8 +96,9 @@ export function resolveConfig(src: YamlSource, findFactory: FindFactory = defaul
         continue;
       }
       const merged = mergeOverDefaults(factory.createDefaultConfig(), userConfig ?? {});
-      const ok = validateAgainst(factory.configSchema, merged, [section, key], report);
-      if (ok) resolved.set(key, { id, kind, factory, config: deepFreeze(merged) });
+      if (!validateAgainst(factory.configSchema, merged, [section, key], report)) continue;
+      if (!checkSemantics(factory, merged, [section, key], report)) continue;
+      resolved.set(key, { id, kind, factory, config: deepFreeze(merged) });
     }
   }
 
@@ -191,6 +192,22 @@ function validateAgainst(schema: JsonSchema, value: unknown, base: (string | num
   if (validate(value)) return true;
   for (const { path, message, atKey } of simplifyErrors(validate.errors ?? [])) report('error', [...base, ...path], message, atKey);
   return false;
+}
+
+/** Runs the factory's own checks (those create() would otherwise fail on at start-up). */
+function checkSemantics(factory: ComponentFactory, config: unknown, base: (string | number)[], report: Report): boolean {
+  if (!factory.validateConfig) return true;
+  let issues;
+  try {
+    issues = factory.validateConfig(config);
+  } catch (err) {
+    issues = [{ path: '', message: `the config could not be checked: ${(err as Error).message}` }];
+  }
+  for (const { path, message } of issues) {
+    const rel = splitPath(path);
+    report('error', [...base, ...rel], message, rel.length === 0);
+  }
+  return issues.length === 0;
 }
 
 interface Simplified {

@@ -49,6 +49,14 @@ export const ERROR_CODES = {
     summary: 'SIGHUP asked for a reload but the new config has problems; the running pipelines were kept.',
     fix: 'The log lists every problem with file:line:col; fix them and send SIGHUP again.',
   },
+  SONDE_CONFIG_RELOAD_FAILED: {
+    summary: 'SIGHUP brought a valid config that failed to start (port in use, file not writable); the previous config was started again.',
+    fix: 'Read the nested error (with its own code) in the log, fix the cause, and send SIGHUP again.',
+  },
+  SONDE_CONFIG_RESTORE_FAILED: {
+    summary: 'After a reload failed, the previous config could not be started again either: no pipeline runs, only the admin endpoint.',
+    fix: 'Fix what the logged errors name (a port taken meanwhile, an output path); the next SIGHUP loads the file again. /readyz answers 503 meanwhile.',
+  },
   SONDE_SHUTDOWN_TIMEOUT: {
     summary: 'Pipelines did not flush within the shutdown deadline.',
     fix: 'Data still queued in memory is lost and counted; enable sending_queue.storage_dir to keep it across restarts.',

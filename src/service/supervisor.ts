@@ -33,14 +33,10 @@ export class Supervisor {
   }
 
   async start(config: ResolvedConfig): Promise<void> {
-    const { logger, telemetry } = this.options;
-    this.admin = await startAdminServer({
-      address: config.telemetry.metricsAddress,
-      telemetry,
-      isReady: () => this.service?.state === 'running',
-    });
+    const { logger } = this.options;
+    this.admin = await this.startAdmin(config.telemetry.metricsAddress);
     logger.info({ address: config.telemetry.metricsAddress }, 'admin endpoint listening');
-    this.service = new Service(config, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
+    this.service = this.createService(config);
     try {
       await this.service.start();
     } catch (err) {
@@ -49,9 +45,17 @@ export class Supervisor {
     }
   }
 
-  /** Serialised: a SIGHUP during a reload waits for it. */
+  /**
+   * Serialised: a SIGHUP during a reload waits for it. Never rejects: whatever goes wrong is
+   * logged with a stable code, and the next reload runs regardless.
+   */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.doReload());
+    this.reloading = this.reloading.then(() =>
+      this.doReload().catch((err: unknown) => {
+        this.options.telemetry.configReloads.labels('failed').inc();
+        this.options.logger.error({ err, code: 'SONDE_CONFIG_RELOAD_FAILED' }, 'config reload failed');
+      }),
+    );
     return this.reloading;
   }
 
@@ -74,32 +78,73 @@ export class Supervisor {
       for (const line of problems) process.stderr.write(`${line}\n`);
       return;
     }
-    const old = this.service;
-    const oldConfig = old?.config;
-    logger.info('reloading config: stopping the running pipelines');
-    await old?.shutdown(this.options.shutdownTimeoutMs);
-    if (loaded.config.telemetry.metricsAddress !== this.admin?.address) {
-      await this.admin?.close();
-      this.admin = await startAdminServer({
-        address: loaded.config.telemetry.metricsAddress,
-        telemetry,
-        isReady: () => this.service?.state === 'running',
-      });
-    }
-    const next = new Service(loaded.config, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
-    try {
-      await next.start();
-      this.service = next;
-      telemetry.configReloads.labels('applied').inc();
-      logger.info('config reloaded');
-    } catch (err) {
-      telemetry.configReloads.labels('failed').inc();
-      logger.error({ err }, 'new config failed to start; restoring the previous one');
-      if (oldConfig) {
-        this.service = new Service(oldConfig, logger, telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
-        await this.service.start();
+    const config = loaded.config;
+    // A new admin address is bound before anything stops, so failing to bind it costs nothing.
+    let newAdmin: AdminServer | undefined;
+    if (config.telemetry.metricsAddress !== this.admin?.address) {
+      try {
+        newAdmin = await this.startAdmin(config.telemetry.metricsAddress);
+      } catch (err) {
+        telemetry.configReloads.labels('failed').inc();
+        logger.error({ err, code: 'SONDE_CONFIG_RELOAD_FAILED' }, 'config reload failed: the new admin endpoint cannot listen; the running pipelines are kept');
+        return;
       }
     }
+    const old = this.service;
+    const oldConfig = old?.config;
+    const oldLevel = logger.level;
+    logger.info('reloading config: stopping the running pipelines');
+    await old?.shutdown(this.options.shutdownTimeoutMs);
+    // Set before the new components are built: their child loggers take the level at creation.
+    logger.level = config.telemetry.logLevel;
+    const next = this.createService(config);
+    this.service = next;
+    try {
+      await next.start();
+    } catch (err) {
+      telemetry.configReloads.labels('failed').inc();
+      logger.level = oldLevel;
+      await newAdmin?.close().catch(() => undefined);
+      logger.error({ err, code: 'SONDE_CONFIG_RELOAD_FAILED' }, 'the new config failed to start; restoring the previous one');
+      if (oldConfig) await this.restore(oldConfig);
+      return;
+    }
+    if (newAdmin) {
+      const previous = this.admin;
+      this.admin = newAdmin;
+      await previous?.close().catch((err: unknown) => logger.warn({ err }, 'closing the previous admin endpoint failed'));
+      logger.info({ address: config.telemetry.metricsAddress }, 'admin endpoint listening');
+    }
+    telemetry.configReloads.labels('applied').inc();
+    logger.info({ level: config.telemetry.logLevel }, 'config reloaded');
+  }
+
+  /**
+   * Starts the previous config again after a new one failed. If that fails too (its port was
+   * taken meanwhile, its file became unwritable), the admin endpoint keeps serving /metrics and
+   * /healthz, /readyz answers 503, and the next SIGHUP tries again.
+   */
+  private async restore(config: ResolvedConfig): Promise<void> {
+    const { logger } = this.options;
+    const again = this.createService(config);
+    this.service = again;
+    try {
+      await again.start();
+      logger.info('previous config restored');
+    } catch (err) {
+      logger.error(
+        { err, code: 'SONDE_CONFIG_RESTORE_FAILED' },
+        'the previous config failed to start again: no pipeline is running; fix the config and send SIGHUP',
+      );
+    }
+  }
+
+  private createService(config: ResolvedConfig): Service {
+    return new Service(config, this.options.logger, this.options.telemetry, this.options.backpressure, this.options.shutdownTimeoutMs);
+  }
+
+  private startAdmin(address: string): Promise<AdminServer> {
+    return startAdminServer({ address, telemetry: this.options.telemetry, isReady: () => this.service?.state === 'running' });
   }
 
   async shutdown(): Promise<void> {

@@ -42,6 +42,27 @@ describe('sonde validate', () => {
     expect(r.stderr).toMatch(/three-problems\.yaml:16:26: error: .*exporter "otlp\/missing", which is not defined/);
   });
 
+  it('runs the components\' own checks too, listing every problem with its line:col; run refuses the same file', async () => {
+    // ebpf ring_buffer_size and collection_interval, an ebpf route, memory_limiter's spike and a
+    // k8sattributes key_regex: the schemas accept them all, only the components' checks do not.
+    const lines = [
+      /semantic-problems\.yaml:4:23: error: receivers\.ebpf\.ring_buffer_size: 5000 bytes: must be a power of two between 4KiB and 1GiB/,
+      /semantic-problems\.yaml:5:26: error: receivers\.ebpf\.collection_interval: must be greater than 0/,
+      /semantic-problems\.yaml:7:32: error: receivers\.ebpf\.http\.routes\.1: route pattern "\/users\/\{id": a parameter must be a whole segment/,
+      /semantic-problems\.yaml:11:22: error: processors\.memory_limiter\.spike_limit_mib: must be below limit_mib \(100\)/,
+      /semantic-problems\.yaml:16:24: error: processors\.k8sattributes\.extract\.labels\.1\.key_regex: Invalid regular expression/,
+    ];
+    const v = await sonde(['validate', '--config', data('semantic-problems.yaml')]);
+    expect(v.code).toBe(1);
+    for (const re of lines) expect(v.stderr).toMatch(re);
+    expect(v.stderr).toMatch(/semantic-problems\.yaml: 5 error\(s\)/);
+    expect(v.stdout).toBe('');
+    const r = await sonde(['run', '--config', data('semantic-problems.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SONDE_CONFIG_INVALID: .*semantic-problems\.yaml has 5 problem\(s\)/);
+    for (const re of lines) expect(r.stderr).toMatch(re);
+  });
+
   it('says clearly when the file does not exist', async () => {
     const r = await sonde(['validate', '--config', '/nonexistent/sonde.yaml']);
     expect(r.code).toBe(1);
@@ -174,7 +195,7 @@ describe('sonde run', () => {
     expect(spansInFile(second).spans).toBe(2);
   });
 
-  it('says plainly that root is needed when run without privileges on the shipped config', async () => {
+  it('names the missing capabilities when run without privileges on the shipped config', async () => {
     // The shipped config, with free ports so it cannot clash with other tests.
     const dir = mkdtempSync(join(tmpdir(), 'sonde-noroot-'));
     const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
@@ -190,7 +211,27 @@ describe('sonde run', () => {
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, which needs root/m);
+    expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, and this process lacks CAP_BPF, CAP_PERFMON\.$/m);
+    expect(r.stderr).toMatch(/Run it as root .* or grant CAP_BPF \+ CAP_PERFMON;/);
+    expect(r.stderr).toMatch(/SONDE_BPF_NO_PRIVILEGE/);
+  });
+
+  it('names the one capability that is missing when only CAP_PERFMON (and CAP_SYS_ADMIN, which covers it) is dropped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-nocap-'));
+    const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
+      .replace('127.0.0.1:8888', `127.0.0.1:${await freePort()}`)
+      .replace('127.0.0.1:9464', `127.0.0.1:${await freePort()}`);
+    const file = join(dir, 'pipeline.config.yaml');
+    writeFileSync(file, config);
+    // uid 0 keeps every other capability (CAP_BPF included): only CAP_PERFMON is missing.
+    const args = ['--bounding-set=-perfmon,-sys_admin', process.execPath, SONDE_BIN, 'run', '--config', file];
+    const r = await run('setpriv', args, { cwd: repoRoot }).then(
+      (x) => ({ code: 0, stderr: x.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, and this process lacks CAP_PERFMON\.$/m);
+    expect(r.stderr).toMatch(/or grant CAP_PERFMON;/);
     expect(r.stderr).toMatch(/SONDE_BPF_NO_PRIVILEGE/);
   });
 

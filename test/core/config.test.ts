@@ -4,7 +4,7 @@ import type { ComponentFactory, ComponentKind } from '../../src/component/types.
 import { FACTORIES } from '../../src/components.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { parseYamlSource, readYamlSource } from '../../src/config/yaml-source.js';
-import { formatProblem } from '../../src/config/problems.js';
+import { formatProblem, splitPath } from '../../src/config/problems.js';
 import { parseDuration, parseSize } from '../../src/config/units.js';
 import { expandEnv } from '../../src/config/env.js';
 
@@ -84,6 +84,69 @@ describe('config validation', () => {
     expect(resolveConfig(parseYamlSource('a.yaml', '- 1\n', {}), find).problems[0]!.message).toMatch(/must be a mapping/);
     const r = resolveConfig(parseYamlSource('b.yaml', 'exporters:\n  debug:\n', {}), find);
     expect(r.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/"service" section with pipelines is required/));
+  });
+});
+
+describe('semantic validation (factory validateConfig)', () => {
+  const calls: unknown[] = [];
+  // Checks that depend on several keys, as real components have; one of them throws.
+  const checked: ComponentFactory = {
+    ...fakeReceiver,
+    type: 'checked',
+    configSchema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { low: { type: 'integer', default: 1 }, high: { type: 'integer', default: 2 }, list: { type: 'array', items: { type: 'string' }, default: [] } },
+    },
+    createDefaultConfig: () => ({ low: 1, high: 2, list: [] }),
+    validateConfig(config: { low: number; high: number; list: string[] }) {
+      calls.push(config);
+      if (config.low < 0) throw new Error('boom');
+      const issues = [];
+      if (config.low >= config.high) issues.push({ path: 'low', message: `must be below high (${config.high})` });
+      config.list.forEach((x, i) => x.startsWith('/') || issues.push({ path: `list[${i}]`, message: 'must start with "/"' }));
+      if (config.high > 100) issues.push({ path: '', message: 'high is too high' });
+      return issues;
+    },
+  };
+  const findChecked = (kind: ComponentKind, type: string) => (type === 'checked' && kind === 'receiver' ? checked : find(kind, type));
+  const yaml = (body: string): string =>
+    `receivers:\n${body}exporters:\n  debug: {}\nservice:\n  pipelines:\n    traces: { receivers: [checked, checked/b], exporters: [debug] }\n`;
+
+  it('reports every problem of every component, with its key path and line:col, after the schema passed', () => {
+    const text = yaml('  checked:\n    low: 300\n    high: 200\n    list: ["/a", "b", "c"]\n  checked/b:\n    low: 3\n');
+    const { config, problems } = resolveConfig(parseYamlSource('s.yaml', text, {}), findChecked);
+    expect(config).toBeUndefined();
+    expect(problems.map(formatProblem)).toEqual([
+      's.yaml:2:3: error: receivers.checked: high is too high',
+      's.yaml:3:10: error: receivers.checked.low: must be below high (200)',
+      's.yaml:5:18: error: receivers.checked.list.1: must start with "/"',
+      's.yaml:5:23: error: receivers.checked.list.2: must start with "/"',
+      's.yaml:7:10: error: receivers.checked/b.low: must be below high (2)',
+    ]);
+  });
+
+  it('skips the semantic checks of a config the schema rejected, and turns a throwing check into a problem', () => {
+    calls.length = 0;
+    const { problems } = resolveConfig(parseYamlSource('s.yaml', yaml('  checked:\n    low: "x"\n  checked/b:\n    low: -1\n'), {}), findChecked);
+    expect(calls).toEqual([{ low: -1, high: 2, list: [] }]);
+    expect(problems.map(formatProblem)).toEqual([
+      's.yaml:3:10: error: receivers.checked.low: must be an integer',
+      's.yaml:4:3: error: receivers.checked/b: the config could not be checked: boom',
+    ]);
+  });
+
+  it('accepts a config whose checks pass', () => {
+    const { config, problems } = resolveConfig(parseYamlSource('s.yaml', yaml('  checked: { list: ["/a"] }\n  checked/b:\n'), {}), findChecked);
+    expect(problems).toEqual([]);
+    expect(config!.receivers.get('checked')!.config).toEqual({ low: 1, high: 2, list: ['/a'] });
+  });
+
+  it('splits key paths written with dots or brackets', () => {
+    expect(splitPath('')).toEqual([]);
+    expect(splitPath('http.routes[1]')).toEqual(['http', 'routes', 1]);
+    expect(splitPath('extract.labels.0.key_regex')).toEqual(['extract', 'labels', 0, 'key_regex']);
+    expect(splitPath('a[2][3].b')).toEqual(['a', 2, 3, 'b']);
   });
 });
 

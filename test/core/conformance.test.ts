@@ -52,6 +52,8 @@ describe.each(FACTORIES.map((f) => [`${f.kind} ${f.type}`, f] as const))('%s', (
     const ok = validate(configFor(factory.kind, factory.type, a));
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
+    // The component's own checks (factory validateConfig, run by `sonde validate`) accept it too.
+    expect(factory.validateConfig?.(configFor(factory.kind, factory.type, a)) ?? []).toEqual([]);
   });
 
   it('shuts down before start, and twice, without error', async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FACTORIES } from '../../src/components.js';
 import { renderConfigReference } from '../../src/docs/config-reference.js';
 import { ERROR_CODES } from '../../src/errors/codes.js';
+import { DOCTOR_FINDING_IDS } from '../../src/receivers/ebpf/doctor-findings.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string): string => readFileSync(join(root, p), 'utf8');
@@ -33,5 +34,26 @@ describe('docs stay true to the code', () => {
     expect(headings.filter((h, i) => headings.indexOf(h) !== i)).toEqual([]);
     expect([...registered].filter((c) => !headings.includes(c)).sort()).toEqual([]);
     expect(headings.filter((h) => !registered.has(h)).sort()).toEqual([]);
+  });
+
+  it('every `sonde doctor` finding id has exactly one troubleshooting entry, in its own section, and vice versa', () => {
+    const used = new Set<string>();
+    for (const f of sourceFiles(join(root, 'src'))) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/['"`](DOCTOR_[A-Z0-9_]+)['"`]/g)) used.add(m[1]!);
+    }
+    const ids = new Set<string>(DOCTOR_FINDING_IDS);
+    expect(ids.size).toBeGreaterThan(0);
+    expect([...used].filter((id) => !ids.has(id)).sort()).toEqual([]);
+    const doc = read('docs/troubleshooting.md');
+    const headings = [...doc.matchAll(/^## (DOCTOR_[A-Z0-9_]+)\s*$/gm)].map((m) => m[1]!);
+    expect(headings.filter((h, i) => headings.indexOf(h) !== i)).toEqual([]);
+    expect([...ids].filter((id) => !headings.includes(id)).sort()).toEqual([]);
+    expect(headings.filter((h) => !ids.has(h)).sort()).toEqual([]);
+    // Two sections: every DOCTOR_ entry under the doctor's heading, every SONDE_ entry under "Error codes".
+    const sections = doc.split(/^(?=# )/m);
+    const section = (title: string): string => sections.find((s) => s.startsWith(`# ${title}\n`)) ?? '';
+    const inSection = (text: string, prefix: string): string[] => [...text.matchAll(new RegExp(`^## (${prefix}_[A-Z0-9_]+)\\s*$`, 'gm'))].map((m) => m[1]!);
+    expect(inSection(section('sonde doctor findings'), 'DOCTOR').sort()).toEqual([...ids].sort());
+    expect(inSection(section('Error codes'), 'SONDE').sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
 });

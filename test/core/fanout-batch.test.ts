@@ -5,7 +5,11 @@ import { BatchProcessor } from '../../src/processors/batch/batch-processor.js';
 import { splitBatch } from '../../src/processors/batch/split.js';
 import { countItems } from '../../src/pdata/count.js';
 import type { TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import { parseComponentId } from '../../src/component/id.js';
+import { batchProcessorFactory } from '../../src/processors/batch/factory.js';
 import { createSilentLogger } from '../../src/telemetry/logger.js';
+import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { sampleMetrics, sampleTraces } from '../helpers/sample-data.js';
 
 function recorder(mutatesData: boolean, fail = false): Consumer & { got: TelemetryBatch[] } {
@@ -95,6 +99,46 @@ describe('batch processor', () => {
     expect(parts.map(countItems)).toEqual([2, 1]);
     const second = parts[1]!;
     expect(second.signal === 'metrics' && second.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.name).toBe('sonde.tcp.connect.duration');
+  });
+
+  it('counts in sonde_processor_dropped_items_total the items downstream failed after the batch accepted them', async () => {
+    const telemetry = new SelfTelemetry({ processMetrics: false });
+    const calls: number[] = [];
+    // Refuses the second send and fails the fourth (a retryable-looking error and a plain one).
+    const out: Consumer = {
+      mutatesData: false,
+      async consume(b) {
+        calls.push(countItems(b));
+        if (calls.length === 2) throw Object.assign(new Error('queue full'), { code: 'SONDE_QUEUE_FULL' });
+        if (calls.length === 4) throw new Error('disk gone');
+      },
+    };
+    const settings = {
+      id: parseComponentId('batch/drop')!,
+      logger: createSilentLogger(),
+      telemetry,
+      configDir: '/',
+      backpressure: { shouldRefuse: () => false },
+      pipeline: 'traces/x',
+    };
+    const p = batchProcessorFactory.create(settings, { send_batch_size: 4, send_batch_max_size: 0, timeout: '1h' }, out);
+    const scrape = async (): Promise<number> => promValue(await telemetry.render(), 'sonde_processor_dropped_items_total', { processor: 'batch/drop', pipeline: 'traces/x' });
+    expect(await scrape()).toBe(0);
+    await p.start();
+    await p.consume(sampleTraces(4)); // sent, ok
+    await p.consume(sampleTraces(5)); // sent, refused: 5 dropped
+    await p.consume(sampleTraces(2)); // buffered
+    await p.consume(sampleTraces(2)); // 4 sent, ok
+    await p.consume(sampleTraces(3)); // buffered until shutdown, then fails: 3 dropped
+    await p.shutdown();
+    expect(calls).toEqual([4, 5, 4, 3]);
+    expect(await scrape()).toBe(8);
+    // After shutdown nothing is buffered: a failure reaches the caller, and is not a drop here.
+    const failing = recorder(false, true);
+    const q = batchProcessorFactory.create(settings, { send_batch_size: 4, send_batch_max_size: 0, timeout: '1h' }, failing);
+    await q.shutdown();
+    await expect(q.consume(sampleTraces(2))).rejects.toThrow('refused');
+    expect(await scrape()).toBe(8);
   });
 
   it('flushes what it holds on shutdown', async () => {

@@ -1,17 +1,27 @@
-// The Kubernetes deployment: both kustomizations rendered with kustomize, the output checked with
-// kubernetes-validate (strict: unknown fields are errors) against the schemas of a current
-// Kubernetes release, the manifests' security and wiring checked, and the generated ConfigMaps'
-// configs run with the container's command, user and capabilities.
+// The Kubernetes deployment: both kustomizations rendered with kustomize, the output checked
+// against the schemas of a current Kubernetes release (kubernetes-schema.ts: the npm packages
+// kubernetes-models and @kubernetes/client-node; unknown fields are errors), the manifests'
+// security and wiring checked, the RBAC rules compared with the API requests the DaemonSet's
+// config makes, and the generated ConfigMaps' configs run with the container's command, user and
+// capabilities.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCaptured, measureCapture, startSandboxed, type SandboxedProcess } from './sandboxed-sonde.js';
-import { pollValue } from '../helpers/poll.js';
+import { pollValue, waitUntil } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
-import { KUBERNETES_VALIDATE, KUBERNETES_VERSION, KUSTOMIZE, REPO, needs, requireAll, run } from './tools.js';
+import { KUSTOMIZE, REPO, needs, requireAll, run } from './tools.js';
+import { KUBERNETES_VERSION, SCHEMA_PACKAGE, schemaPackageVersion, validateManifest } from './kubernetes-schema.js';
 import { capabilityList, readUnitFile, unitValue } from './unit-file.js';
+import { loadConfigOrThrow } from '../../src/config/load.js';
+import type { K8sAttributesConfig } from '../../src/processors/k8sattributes/config.js';
+import { k8sAttributesProcessorFactory } from '../../src/processors/k8sattributes/factory.js';
+import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { FakeApiServer, type RequestLog, type Resource } from '../k8s/fake-apiserver.js';
+import { pod, service, writeKubeconfig } from '../k8s/fixtures.js';
+import { CollectingConsumer, settings, tcpBatch } from '../k8s/harness.js';
 
 // Plain shapes of the few manifest fields the checks read.
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
@@ -54,49 +64,178 @@ function containerEnv(container: any, fieldRefs: Record<string, string>, overrid
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-describe('Kubernetes manifests', () => {
-  const ready = requireAll(needs.kustomize, needs.kubernetesValidate);
-  let tmp = '';
-  beforeAll(() => {
-    tmp = mkdtempSync(join(tmpdir(), 'sonde-deploy-k8s-'));
-  });
-  afterAll(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+/** Verbs per `group/resource` ('core' for the "" group) a ClusterRole grants. */
+function grantedVerbs(role: Manifest): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const rule of role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>) {
+    for (const group of rule.apiGroups) {
+      for (const resource of rule.resources) {
+        const key = `${group || 'core'}/${resource}`;
+        out.set(key, new Set([...(out.get(key) ?? []), ...rule.verbs]));
+      }
+    }
+  }
+  return out;
+}
+
+const grants = (role: Manifest): string[] => [...grantedVerbs(role)].map(([k, v]) => `${k}:${[...v].sort().join(',')}`).sort();
+const readClusterRole = (): Manifest => parseAllDocuments(readFileSync(join(K8S_DIR, 'clusterrole.yaml'), 'utf8'))[0]!.toJS() as Manifest;
+
+const API_GROUP: Record<Resource, string> = { pods: 'core', namespaces: 'core', services: 'core', replicasets: 'apps', jobs: 'batch' };
+const NODE = 'node-7';
+const peerPoint = (ip: string): Record<string, string | number> => ({ 'network.tcp.direction': 'outbound', 'server.address': ip, 'server.port': 8080 });
+const peerNames = (attrs: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(attrs).filter(([k]) => k.startsWith('sonde.peer.')));
+
+/**
+ * The k8sattributes processor exactly as sonde-daemonset.config.yaml configures it (loaded with
+ * the DaemonSet's environment), except auth_type: a kubeconfig points it at the fake API server
+ * (serviceAccount means TLS and the token path of a real pod). Returns the requests the server
+ * saw and the peer attributes of three points: a pod on this node, a Service IP, a pod elsewhere.
+ */
+async function runDaemonSetK8sAttributes(peer: Partial<K8sAttributesConfig['peer']> = {}): Promise<{ shipped: K8sAttributesConfig; requests: RequestLog[]; peers: Array<Record<string, unknown>> }> {
+  const { config } = loadConfigOrThrow(DAEMONSET_CONFIG, { ...process.env, K8S_NODE_NAME: NODE, HOST_PROC: '/proc', OTLP_ENDPOINT: '127.0.0.1:4317' });
+  const shipped = config.processors.get('k8sattributes')!.config as K8sAttributesConfig;
+  const api = new FakeApiServer();
+  await api.start();
+  api.create('pods', pod({ name: 'cart-here', namespace: 'shop', node: NODE, ip: '10.1.0.7' }));
+  api.create('pods', pod({ name: 'cart-elsewhere', namespace: 'shop', node: 'node-8', ip: '10.1.0.8' }));
+  api.create('services', service('shop', 'cart', '10.96.0.10'));
+  const saved = { KUBECONFIG: process.env.KUBECONFIG, K8S_NODE_NAME: process.env.K8S_NODE_NAME };
+  process.env.KUBECONFIG = writeKubeconfig(api.port);
+  // What the downward API sets in the pod; the processor reads it at start.
+  process.env.K8S_NODE_NAME = NODE;
+  const next = new CollectingConsumer();
+  const proc = k8sAttributesProcessorFactory.create(
+    settings('k8sattributes', new SelfTelemetry({ processMetrics: false })),
+    { ...shipped, auth_type: 'kubeConfig', peer: { ...shipped.peer, ...peer } },
+    next,
+  );
+  try {
+    await proc.start();
+    const watched = peer.watch_services ? ['pods', 'replicasets', 'jobs', 'services'] : ['pods', 'replicasets', 'jobs'];
+    // Lists come first; an open watch means its list was applied.
+    await waitUntil('a watch on every resource', () => watched.every((r) => api.requests.some((q) => q.resource === r && q.watch)), 10_000, 25);
+    const out = await pollValue(
+      async () => {
+        await proc.consume(tcpBatch({}, [peerPoint('10.1.0.7'), peerPoint('10.96.0.10'), peerPoint('10.1.0.8')]));
+        const b = next.last();
+        return b.signal === 'metrics' ? b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.dataPoints.map((p) => peerNames(p.attributes)) : [];
+      },
+      (points) => points[0]?.['sonde.peer.k8s.pod.name'] !== undefined && (!peer.watch_services || points[1]?.['sonde.peer.k8s.service.name'] !== undefined),
+      10_000,
+      50,
+    );
+    return { shipped, requests: [...api.requests], peers: out };
+  } finally {
+    await proc.shutdown();
+    await api.stop();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+describe('RBAC: the ClusterRole and what the DaemonSet config asks the API server for', () => {
+  it('the ClusterRole grants get, list and watch on exactly pods, namespaces, replicasets and jobs', () => {
+    expect(grants(readClusterRole())).toEqual([
+      'apps/replicasets:get,list,watch',
+      'batch/jobs:get,list,watch',
+      'core/namespaces:get,list,watch',
+      'core/pods:get,list,watch',
+    ]);
   });
 
-  const validate = (text: string, name: string): { code: number; out: string } => {
-    const file = join(tmp, name);
-    writeFileSync(file, text);
-    const r = run(KUBERNETES_VALIDATE, ['--strict', '-k', KUBERNETES_VERSION, file]);
-    return { code: r.code, out: r.stdout + r.stderr };
-  };
+  it(`the DaemonSet config's k8sattributes requests only what the ClusterRole grants, and only its node's pods (K8S_NODE_NAME)`, async () => {
+    const { shipped, requests, peers } = await runDaemonSetK8sAttributes();
+    expect(shipped.auth_type).toBe('serviceAccount');
+    expect(shipped.filter).toEqual({ node_from_env_var: 'K8S_NODE_NAME', node: '' });
+    expect(shipped.peer).toMatchObject({ enabled: true, watch_services: false, watch_all_pods: false });
+
+    const granted = grantedVerbs(readClusterRole());
+    const denied = requests.filter((q) => !granted.get(`${API_GROUP[q.resource]}/${q.resource}`)?.has(q.watch ? 'watch' : 'list'));
+    expect(denied).toEqual([]);
+    expect([...new Set(requests.map((q) => q.resource))].sort()).toEqual(['jobs', 'pods', 'replicasets']);
+    expect(requests.every((q) => q.status === 200)).toBe(true);
+
+    const podRequests = requests.filter((q) => q.resource === 'pods');
+    expect(podRequests.some((q) => !q.watch)).toBe(true);
+    expect(podRequests.some((q) => q.watch)).toBe(true);
+    for (const q of podRequests) expect(q.fieldSelector).toBe(`spec.nodeName=${NODE}`);
+    for (const q of requests.filter((x) => x.resource !== 'pods')) expect(q.fieldSelector).toBeUndefined();
+
+    // Peers are still named by pod IP; the Service IP and the other node's pod stay unnamed.
+    expect(peers).toEqual([{ 'sonde.peer.k8s.pod.name': 'cart-here', 'sonde.peer.k8s.namespace.name': 'shop', 'sonde.peer.service.name': 'cart-here' }, {}, {}]);
+  });
+
+  it('peer.watch_services: true (Service names for peers) also watches services, which the ClusterRole must then grant', async () => {
+    const { requests, peers } = await runDaemonSetK8sAttributes({ watch_services: true });
+    expect([...new Set(requests.map((q) => q.resource))].sort()).toEqual(['jobs', 'pods', 'replicasets', 'services']);
+    expect(requests.some((q) => q.resource === 'services' && !q.watch)).toBe(true);
+    expect(peers[1]).toEqual({ 'sonde.peer.k8s.service.name': 'cart', 'sonde.peer.k8s.namespace.name': 'shop', 'sonde.peer.service.name': 'cart' });
+    expect(grantedVerbs(readClusterRole()).has('core/services')).toBe(false);
+  });
+});
+
+describe(`the manifest validator (${SCHEMA_PACKAGE}, Kubernetes ${KUBERNETES_VERSION} schemas)`, () => {
+  const daemonSet = (): Manifest => parseAllDocuments(readFileSync(join(K8S_DIR, 'daemonset.yaml'), 'utf8'))[0]!.toJS() as Manifest;
+
+  it(`is the ${SCHEMA_PACKAGE} release generated from Kubernetes ${KUBERNETES_VERSION}`, () => {
+    // 5.1.x: "Update to Kubernetes v1.36.0". Upgrading the package means updating KUBERNETES_VERSION.
+    expect(schemaPackageVersion()).toMatch(/^5\.1\./);
+  });
+
+  it('accepts the DaemonSet as written', () => {
+    expect(validateManifest(daemonSet())).toEqual([]);
+  });
+
+  it('rejects a misspelt field, at any depth, naming it', () => {
+    const top = daemonSet();
+    top.spec.template.spec.hostPIDs = true;
+    expect(validateManifest(top)).toEqual(['DaemonSet/sonde: unknown field spec.template.spec.hostPIDs']);
+    const nested = daemonSet();
+    nested.spec.template.spec.containers[0].readinesProbe = nested.spec.template.spec.containers[0].readinessProbe;
+    nested.spec.template.spec.volumes[1].hostPath.paht = '/sys';
+    expect(validateManifest(nested)).toEqual([
+      'DaemonSet/sonde: unknown field spec.template.spec.containers[0].readinesProbe',
+      'DaemonSet/sonde: unknown field spec.template.spec.volumes[1].hostPath.paht',
+    ]);
+  });
+
+  it('rejects a wrong type and a value outside an enum', () => {
+    const mistyped = daemonSet();
+    mistyped.spec.template.spec.hostPID = 'yes';
+    const problems = validateManifest(mistyped);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^DaemonSet\/sonde: .*spec\/template\/spec\/hostPID must be boolean/);
+    const enumed = daemonSet();
+    enumed.spec.template.spec.containers[0].imagePullPolicy = 'Sometimes';
+    expect(validateManifest(enumed).join('\n')).toMatch(/imagePullPolicy must be equal to one of the allowed values/);
+  });
+
+  it('rejects a missing required field and a kind it has no schema for', () => {
+    const noSelector = daemonSet();
+    delete noSelector.spec.selector;
+    expect(validateManifest(noSelector).join('\n')).toMatch(/DaemonSet\/sonde: .*must have required property '?selector'?/);
+    expect(validateManifest({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual([
+      'Widget/w: no schema for apiVersion example.com/v1 kind Widget',
+    ]);
+  });
+});
+
+describe('Kubernetes manifests', () => {
+  const ready = requireAll(needs.kustomize);
 
   it.runIf(ready)(`the DaemonSet kustomization renders and validates against Kubernetes ${KUBERNETES_VERSION} (strict)`, () => {
-    const { text, docs } = kustomizeBuild(K8S_DIR);
+    const { docs } = kustomizeBuild(K8S_DIR);
     expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ServiceAccount']);
-    const r = validate(text, 'daemonset.yaml');
-    expect(r.out).not.toMatch(/ERROR|WARN/);
-    expect(r.out.match(/ passed for resource /g)?.length).toBe(6);
-    expect(r.code).toBe(0);
+    expect(docs.flatMap(validateManifest)).toEqual([]);
   });
 
   it.runIf(ready)(`the sidecar kustomization renders and validates against Kubernetes ${KUBERNETES_VERSION} (strict)`, () => {
-    const { text, docs } = kustomizeBuild(SIDECAR_DIR);
+    const { docs } = kustomizeBuild(SIDECAR_DIR);
     expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment']);
-    const r = validate(text, 'sidecar.yaml');
-    expect(r.out).not.toMatch(/ERROR|WARN/);
-    expect(r.out.match(/ passed for resource /g)?.length).toBe(2);
-    expect(r.code).toBe(0);
-  });
-
-  it.runIf(ready)('the validator rejects an unknown field and a mistyped one (control)', () => {
-    const { text } = kustomizeBuild(K8S_DIR);
-    const unknown = validate(text.replace('hostPID: true', 'hostPID: true\n      hostPIDs: true'), 'bad-unknown.yaml');
-    expect(unknown.code).not.toBe(0);
-    expect(unknown.out).toMatch(/daemonset\/sonde.*hostPIDs/);
-    const mistyped = validate(text.replace('hostPID: true', 'hostPID: "yes"'), 'bad-type.yaml');
-    expect(mistyped.code).not.toBe(0);
-    expect(mistyped.out).toMatch(/hostPID/);
+    expect(docs.flatMap(validateManifest)).toEqual([]);
   });
 
   it.runIf(ready)('the ConfigMaps hold the very config files the tests run, and the workloads mount them', () => {
@@ -157,11 +296,10 @@ describe('Kubernetes manifests', () => {
     expect(c.resources.requests.cpu).toBeDefined();
   });
 
-  it.runIf(ready)('RBAC: read-only access to exactly pods, namespaces, services, replicasets and jobs', () => {
+  it.runIf(ready)('RBAC: the rendered ClusterRole is clusterrole.yaml, bound to the ServiceAccount', () => {
     const docs = kustomizeBuild(K8S_DIR).docs;
     const role = find(docs, 'ClusterRole');
-    const granted = role.rules.flatMap((r: any) => r.apiGroups.flatMap((g: string) => r.resources.map((res: string) => `${g || 'core'}/${res}:${[...r.verbs].sort().join(',')}`))).sort();
-    expect(granted).toEqual(['apps/replicasets:get,list,watch', 'batch/jobs:get,list,watch', 'core/namespaces:get,list,watch', 'core/pods:get,list,watch', 'core/services:get,list,watch']);
+    expect(grants(role)).toEqual(grants(readClusterRole()));
     const binding = find(docs, 'ClusterRoleBinding');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'sonde', namespace: find(docs, 'ServiceAccount').metadata.namespace }]);

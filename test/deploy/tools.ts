@@ -8,9 +8,6 @@ import { it } from 'vitest';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const TOOLS_DIR = process.env.SONDE_TEST_TOOLS ?? '/usr/local/lib/sonde-test-tools';
 export const KUSTOMIZE = `${TOOLS_DIR}/bin/kustomize`;
-export const KUBERNETES_VALIDATE = `${TOOLS_DIR}/venv/bin/kubernetes-validate`;
-/** The Kubernetes release whose schemas the manifests are checked against. */
-export const KUBERNETES_VERSION = '1.37';
 export const SANDBOX = fileURLToPath(new URL('./sandbox.sh', import.meta.url));
 
 function onPath(cmd: string): boolean {
@@ -24,7 +21,6 @@ export interface Need {
 
 export const needs = {
   kustomize: { what: `kustomize at ${KUSTOMIZE}`, ok: () => existsSync(KUSTOMIZE) },
-  kubernetesValidate: { what: `kubernetes-validate at ${KUBERNETES_VALIDATE}`, ok: () => existsSync(KUBERNETES_VALIDATE) },
   systemdAnalyze: { what: 'systemd-analyze (Debian package systemd)', ok: () => onPath('systemd-analyze') },
   nspawn: { what: 'systemd-nspawn (Debian package systemd-container)', ok: () => onPath('systemd-nspawn') },
   root: { what: 'root (namespaces, overlay mounts, setpriv)', ok: () => process.getuid?.() === 0 },

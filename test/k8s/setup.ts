@@ -49,7 +49,7 @@ export async function startProcessor(overrides: DeepPartial<K8sAttributesConfig>
     return v?.value;
   };
   const resources = ['pods', 'replicasets', 'jobs'];
-  if (overrides.peer?.enabled !== false) resources.push('services');
+  if (overrides.peer?.enabled !== false && overrides.peer?.watch_services !== false) resources.push('services');
   const rules = [...(overrides.extract?.labels ?? []), ...(overrides.extract?.annotations ?? [])];
   if (rules.some((r) => r?.from === 'namespace')) resources.push('namespaces');
   if (waitSynced) {

@@ -12,10 +12,18 @@ interface Buffer {
   items: number;
 }
 
+/** Where the batch processor counts items it drops (sonde_processor_dropped_items_total). */
+export interface DropCounter {
+  inc(items: number): void;
+}
+
+const NOT_COUNTED: DropCounter = { inc: () => undefined };
+
 /**
  * Buffers items and sends them on when send_batch_size is reached or the oldest item has
- * waited `timeout`. consume() resolves once the data is buffered; a failed send downstream is
- * logged here and counted by the exporter that refused it.
+ * waited `timeout`. consume() resolves once the data is buffered, so upstream has been told it
+ * was accepted: a batch that downstream then refuses or fails is dropped here, logged and
+ * counted in `dropped` (the exporter that refused it may count it too, in its own series).
  */
 export class BatchProcessor implements Processor {
   readonly mutatesData = false;
@@ -30,6 +38,7 @@ export class BatchProcessor implements Processor {
     private readonly config: BatchConfig,
     private readonly next: Consumer,
     private readonly logger: Logger,
+    private readonly dropped: DropCounter = NOT_COUNTED,
   ) {
     this.timeoutMs = parseDuration(config.timeout);
   }
@@ -68,7 +77,11 @@ export class BatchProcessor implements Processor {
     for (const part of parts) {
       const p = this.next
         .consume(part)
-        .catch((err) => this.logger.warn({ err, items: countItems(part) }, 'batch send failed downstream'))
+        .catch((err: unknown) => {
+          const items = countItems(part);
+          this.dropped.inc(items);
+          this.logger.warn({ err, items }, 'batch send failed downstream: items dropped');
+        })
         .finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
     }

@@ -10,5 +10,9 @@ export const batchProcessorFactory: ProcessorFactory<BatchConfig> = {
   description: 'Groups spans and data points into larger batches by size or time before export.',
   configSchema: batchConfigSchema,
   createDefaultConfig: defaultBatchConfig,
-  create: (settings, config, next) => new BatchProcessor(config, next, settings.logger),
+  create(settings, config, next) {
+    const dropped = settings.telemetry.processorDropped.labels(settings.id.key, settings.pipeline);
+    dropped.inc(0); // the series exists from start-up, so a scrape shows 0 rather than nothing
+    return new BatchProcessor(config, next, settings.logger, dropped);
+  },
 };

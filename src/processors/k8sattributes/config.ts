@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../component/types.js';
+import type { ConfigIssue, JsonSchema } from '../../component/types.js';
 import { durationSchema, parseDuration } from '../../config/units.js';
 import { SondeError } from '../../errors/index.js';
 
@@ -16,7 +16,7 @@ export interface K8sAttributesConfig {
   extract: { metadata: string[]; labels: ExtractRule[]; annotations: ExtractRule[] };
   service_name: { enabled: boolean; override: boolean };
   association: { pod_ip_attributes: string[]; pid_scope_prefixes: string[] };
-  peer: { enabled: boolean; attribute_prefix: string; watch_all_pods: boolean };
+  peer: { enabled: boolean; attribute_prefix: string; watch_all_pods: boolean; watch_services: boolean };
   wait_for_metadata: boolean;
   wait_for_metadata_timeout: string | 0;
   pod_tombstone_ttl: string | 0;
@@ -50,7 +50,7 @@ export function createDefaultConfig(): K8sAttributesConfig {
     extract: { metadata: [...METADATA_ATTRIBUTES], labels: [], annotations: [] },
     service_name: { enabled: true, override: true },
     association: { pod_ip_attributes: ['k8s.pod.ip'], pid_scope_prefixes: ['sonde.ebpf.'] },
-    peer: { enabled: true, attribute_prefix: 'sonde.peer.', watch_all_pods: false },
+    peer: { enabled: true, attribute_prefix: 'sonde.peer.', watch_all_pods: false, watch_services: true },
     wait_for_metadata: false,
     wait_for_metadata_timeout: '2s',
     pod_tombstone_ttl: '2m',
@@ -157,7 +157,7 @@ export const configSchema: JsonSchema = {
       additionalProperties: false,
       description: 'Decorating the remote end of TCP and HTTP data (server.address, client.address, network.peer.address) with the pod or Service it belongs to.',
       properties: {
-        enabled: { type: 'boolean', default: true, description: 'Add peer attributes to data points and spans. Also watches Services for their cluster IPs.' },
+        enabled: { type: 'boolean', default: true, description: 'Add peer attributes to data points and spans.' },
         attribute_prefix: {
           type: 'string',
           default: 'sonde.peer.',
@@ -167,6 +167,12 @@ export const configSchema: JsonSchema = {
           type: 'boolean',
           default: false,
           description: 'Watch every pod in the cluster, not only this node\'s, so peers on other nodes are named too. Costs cache memory in proportion to the cluster\'s pod count.',
+        },
+        watch_services: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Watch Services, so that a peer address which is a Service cluster IP is named after its Service (sonde.peer.k8s.service.name). Needs get, list and watch on services in the ClusterRole. false keeps naming peers by pod IP and reads no Services.',
         },
       },
     },
@@ -196,6 +202,27 @@ export interface CompiledRule {
   key: string | undefined;
   regex: RegExp | undefined;
   tagName: string | undefined;
+}
+
+/** Problems the schema cannot see (extract rules), with key paths relative to the processor's config. */
+export function k8sAttributesConfigIssues(config: K8sAttributesConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const check = (rules: ExtractRule[], path: string): void => {
+    rules.forEach((r, i) => {
+      if ((r.key === undefined) === (r.key_regex === undefined)) {
+        issues.push({ path: `${path}[${i}]`, message: 'give exactly one of key or key_regex' });
+      } else if (r.key_regex !== undefined) {
+        try {
+          new RegExp(`^(?:${r.key_regex})$`);
+        } catch (err) {
+          issues.push({ path: `${path}[${i}].key_regex`, message: (err as Error).message });
+        }
+      }
+    });
+  };
+  check(config.extract.labels, 'extract.labels');
+  check(config.extract.annotations, 'extract.annotations');
+  return issues;
 }
 
 export function compileRules(config: K8sAttributesConfig, id: string): CompiledRule[] {

@@ -1,5 +1,5 @@
 import type { ProcessorFactory } from '../../component/types.js';
-import { configSchema, createDefaultConfig, type K8sAttributesConfig } from './config.js';
+import { configSchema, createDefaultConfig, k8sAttributesConfigIssues, type K8sAttributesConfig } from './config.js';
 import { K8sAttributesProcessor } from './processor.js';
 
 /** Deep merge of the user's config over the defaults (objects merge, arrays and scalars replace). */
@@ -25,6 +25,7 @@ export const k8sAttributesProcessorFactory: ProcessorFactory<K8sAttributesConfig
     'Adds Kubernetes pod, namespace, container and workload attributes to resources (matched by process cgroup, pod IP or pod attributes) and names the pod or Service behind each peer address.',
   configSchema,
   createDefaultConfig,
+  validateConfig: (config) => k8sAttributesConfigIssues(withDefaults(config)),
   create(settings, config, next) {
     return new K8sAttributesProcessor(settings, withDefaults(config), next);
   },

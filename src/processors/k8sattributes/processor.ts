@@ -85,7 +85,7 @@ export class K8sAttributesProcessor implements Processor {
       nodeName,
       rules: this.attrOptions.rules,
       serviceNameFromLabel: config.service_name.enabled,
-      watchServices: config.peer.enabled,
+      watchServices: config.peer.enabled && config.peer.watch_services,
       pageSize: config.list_page_size,
       tombstoneTtlMs: this.tombstoneMs,
       logger: settings.logger,

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../component/types.js';
+import type { ConfigIssue, JsonSchema } from '../../component/types.js';
 import { durationSchema, parseDuration } from '../../config/units.js';
 import { permanentError } from '../../errors/index.js';
 
@@ -78,23 +78,49 @@ function invalid(message: string): never {
   });
 }
 
+/**
+ * Problems the schema cannot see, with key paths relative to the processor's config. Checked
+ * by `sonde validate` (factory validateConfig) and again, as a safety net, by resolveMemoryLimits.
+ */
+export function memoryLimiterConfigIssues(config: MemoryLimiterConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  let checkMs: number;
+  try {
+    checkMs = parseDuration(config.check_interval);
+  } catch (err) {
+    checkMs = NaN;
+    issues.push({ path: 'check_interval', message: (err as Error).message });
+  }
+  if (checkMs <= 0) issues.push({ path: 'check_interval', message: 'must be above 0' });
+  if (config.limit_mib > 0 && config.limit_percentage > 0) {
+    issues.push({ path: 'limit_percentage', message: 'set either limit_mib or limit_percentage, not both' });
+  } else if (config.limit_mib > 0) {
+    if (config.spike_limit_mib >= config.limit_mib) {
+      issues.push({ path: 'spike_limit_mib', message: `must be below limit_mib (${config.limit_mib})` });
+    }
+  } else if (config.limit_percentage > 0) {
+    if (config.spike_limit_percentage >= config.limit_percentage) {
+      issues.push({ path: 'spike_limit_percentage', message: `must be below limit_percentage (${config.limit_percentage})` });
+    }
+  } else {
+    issues.push({ path: '', message: 'no memory limit set: limit_mib or limit_percentage is required' });
+  }
+  return issues;
+}
+
 /** Turns the config into byte limits; `availableBytes` is the memory the percentages refer to. */
 export function resolveMemoryLimits(config: MemoryLimiterConfig, availableBytes: number): MemoryLimits {
+  const first = memoryLimiterConfigIssues(config)[0];
+  if (first) invalid(first.path ? `${first.path}: ${first.message}` : first.message);
   const checkIntervalMs = parseDuration(config.check_interval);
-  if (checkIntervalMs <= 0) invalid('check_interval must be above 0');
-  if (config.limit_mib > 0 && config.limit_percentage > 0) invalid('set either limit_mib or limit_percentage, not both');
   let hard: number;
   let spike: number;
   if (config.limit_mib > 0) {
     hard = config.limit_mib * MIB;
     spike = config.spike_limit_mib > 0 ? config.spike_limit_mib * MIB : Math.floor(hard / 5);
-    if (config.spike_limit_mib >= config.limit_mib) invalid(`spike_limit_mib (${config.spike_limit_mib}) must be below limit_mib (${config.limit_mib})`);
   } else if (config.limit_percentage > 0) {
     hard = Math.floor((availableBytes * config.limit_percentage) / 100);
     spike = config.spike_limit_percentage > 0 ? Math.floor((availableBytes * config.spike_limit_percentage) / 100) : Math.floor(hard / 5);
-    if (config.spike_limit_percentage >= config.limit_percentage) {
-      invalid(`spike_limit_percentage (${config.spike_limit_percentage}) must be below limit_percentage (${config.limit_percentage})`);
-    }
   } else {
     invalid('no memory limit set: limit_mib or limit_percentage is required');
   }

@@ -1,7 +1,8 @@
 // Config of the `ebpf` receiver: JSON schema (docs/configuration.md is generated from it),
 // defaults, and the resolved form the receiver uses.
+import type { ConfigIssue } from '../../component/types.js';
 import { durationSchema, parseDuration, parseSize, sizeSchema } from '../../config/units.js';
-import { createDefaultHttpConfig, httpConfigSchema, validateHttpConfig, type HttpConfig } from './http/config.js';
+import { createDefaultHttpConfig, httpConfigIssues, httpConfigSchema, type HttpConfig } from './http/config.js';
 
 export interface ProcessPortFilter {
   ports: number[];
@@ -61,7 +62,7 @@ const filterSchema = (what: 'include' | 'exclude'): Record<string, unknown> => (
     },
     processes: {
       type: 'array',
-      description: 'Process names as the kernel knows them (comm, at most 15 characters, e.g. "nginx", "node").',
+      description: 'Process names as the kernel knows them: the comm of the main thread, as /proc/PID/comm and ps show it (at most 15 characters, e.g. "nginx", "node"). A name matches every thread of the process, whatever the threads call themselves.',
       default: [],
       items: { type: 'string', minLength: 1, maxLength: 15 },
       maxItems: 256,
@@ -125,14 +126,14 @@ export interface ResolvedEbpfConfig {
   http: HttpConfig;
 }
 
-/** Problems the schema cannot see, as "key: message". */
-export function validateEbpfConfig(cfg: EbpfConfig): string[] {
-  const problems: string[] = [];
-  const check = (key: string, fn: () => void): void => {
+/** Problems the schema cannot see, with key paths relative to the receiver's config. */
+export function ebpfConfigIssues(cfg: EbpfConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const check = (path: string, fn: () => void): void => {
     try {
       fn();
     } catch (err) {
-      problems.push(`${key}: ${(err as Error).message}`);
+      issues.push({ path, message: (err as Error).message });
     }
   };
   check('collection_interval', () => {
@@ -146,8 +147,13 @@ export function validateEbpfConfig(cfg: EbpfConfig): string[] {
     if (n < 4096 || (n & (n - 1)) !== 0 || n > 1 << 30) throw new Error(`${n} bytes: must be a power of two between 4KiB and 1GiB`);
   });
   check('wakeup_threshold', () => parseSize(cfg.wakeup_threshold));
-  problems.push(...validateHttpConfig(cfg.http, 'http'));
-  return problems;
+  issues.push(...httpConfigIssues(cfg.http, 'http'));
+  return issues;
+}
+
+/** The same problems as "key: message" lines (the receiver's create-time safety net). */
+export function validateEbpfConfig(cfg: EbpfConfig): string[] {
+  return ebpfConfigIssues(cfg).map((i) => `${i.path}: ${i.message}`);
 }
 
 function filterOf(f: Partial<ProcessPortFilter> | undefined): ProcessPortFilter {

@@ -1,6 +1,7 @@
 // The `http` section of the ebpf receiver's config: schema fragment, defaults and the resolved
 // form the HTTP pipeline uses. Plugged into the receiver's schema by src/receivers/ebpf/config.ts.
 
+import type { ConfigIssue } from '../../../component/types.js';
 import { durationSchema, parseDuration } from '../../../config/units.js';
 import { compilePattern } from './route-normalizer.js';
 
@@ -107,20 +108,25 @@ export const httpConfigSchema = {
   },
 } as const;
 
-/** Checks what the schema cannot (pattern syntax, durations). Returns problems as "key: message". */
-export function validateHttpConfig(cfg: HttpConfig, keyPrefix = 'http'): string[] {
-  const problems: string[] = [];
+/** Checks what the schema cannot (pattern syntax, durations), with key paths from keyPrefix. */
+export function httpConfigIssues(cfg: HttpConfig, keyPrefix = 'http'): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
   cfg.routes.forEach((r, i) => {
     try {
       compilePattern(r);
     } catch (err) {
-      problems.push(`${keyPrefix}.routes[${i}]: ${(err as Error).message}`);
+      issues.push({ path: `${keyPrefix}.routes[${i}]`, message: (err as Error).message });
     }
   });
   try {
     parseDuration(cfg.pending_timeout);
   } catch (err) {
-    problems.push(`${keyPrefix}.pending_timeout: ${(err as Error).message}`);
+    issues.push({ path: `${keyPrefix}.pending_timeout`, message: (err as Error).message });
   }
-  return problems;
+  return issues;
+}
+
+/** The same checks as "key: message" lines. */
+export function validateHttpConfig(cfg: HttpConfig, keyPrefix = 'http'): string[] {
+  return httpConfigIssues(cfg, keyPrefix).map((i) => `${i.path}: ${i.message}`);
 }

@@ -1,0 +1,39 @@
+// What `sonde run` prints when the kernel refused the eBPF receiver's programs: the capabilities
+// this process lacks, by name, read from its own CapEff (the same process that was refused).
+import { readCapabilities, type CapabilityName } from '../receivers/ebpf/libbpf/host.js';
+
+/**
+ * Capabilities missing for tracing BPF: CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN, which covers
+ * both), plus CAP_DAC_READ_SEARCH for a non-root uid (tracefs is root-only on most hosts).
+ */
+export function missingBpfCapabilities(caps: Readonly<Record<CapabilityName, boolean>>, uid: number): CapabilityName[] {
+  const missing: CapabilityName[] = caps.CAP_SYS_ADMIN ? [] : (['CAP_BPF', 'CAP_PERFMON'] as const).filter((c) => !caps[c]);
+  if (uid !== 0 && !caps.CAP_DAC_READ_SEARCH) missing.push('CAP_DAC_READ_SEARCH');
+  return missing;
+}
+
+/** The lines printed to stderr, before the error itself. */
+export function privilegeMessage(
+  caps: Readonly<Record<CapabilityName, boolean>> = readCapabilities(),
+  uid: number = process.getuid?.() ?? -1,
+): string[] {
+  const missing = missingBpfCapabilities(caps, uid);
+  const head = 'sonde: not enough privileges: the ebpf receiver loads programs into the kernel';
+  const doctor = '`sonde doctor` lists what this host supports.';
+  if (missing.length > 0) {
+    return [
+      `${head}, and this process lacks ${missing.join(', ')}.`,
+      `       Run it as root (e.g. \`sudo ./bin/sonde run\`) or grant ${missing.join(' + ')}; ${doctor}`,
+    ];
+  }
+  if (!caps.CAP_SYS_ADMIN) {
+    return [
+      `${head}; this process has CAP_BPF and CAP_PERFMON but lacks CAP_SYS_ADMIN, which kernels before 5.8 require instead.`,
+      `       Run it as root (e.g. \`sudo ./bin/sonde run\`) or grant CAP_SYS_ADMIN; ${doctor}`,
+    ];
+  }
+  return [
+    `${head}; the kernel refused although this process has CAP_SYS_ADMIN (kernel lockdown, a seccomp filter or an LSM may forbid BPF).`,
+    `       ${doctor}`,
+  ];
+}
