@@ -3,19 +3,27 @@
 // 127.0.0.1. Only a SondeError with a code may come out of the decoder; the receiver answers every
 // request with a 2xx/4xx status (never 500), keeps serving, and accounts for what it accepted.
 import { gzipSync } from 'node:zlib';
+import { Client, Metadata, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Consumer } from '../../src/component/types.js';
+import { GRPC_EXPORT_METHODS } from '../../src/exporters/otlp/grpc-exporter.js';
+import { otlpReceiverFactory } from '../../src/receivers/otlp/factory.js';
+import type { OtlpReceiver } from '../../src/receivers/otlp/otlp-receiver.js';
+import { countReceiverItems } from '../../src/service/receiver-accounting.js';
 import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
 import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
 import { countItems } from '../../src/pdata/count.js';
-import type { Signal } from '../../src/pdata/types.js';
+import type { Signal, TelemetryBatch } from '../../src/pdata/types.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
-import { CaptureConsumer, startReceiver } from '../otlp/harness.js';
+import { CaptureConsumer, counterValue, settingsFor, startReceiver } from '../otlp/harness.js';
+import { freePort } from '../helpers/free-port.js';
 import { sampleMetrics, sampleTraces } from '../helpers/sample-data.js';
 import { expectNoLeak, expectSondeError, fcParams, sampleParams, testTimeout } from './fuzz-settings.js';
 
 const RUNS = 2000;
 const HTTP_RUNS = 300;
+const GRPC_RUNS = 300;
 
 const SEEDS: Record<Signal, { protobuf: Uint8Array; json: Uint8Array }> = {
   traces: { protobuf: encodeOtlpRequest(sampleTraces(4), 'protobuf'), json: encodeOtlpRequest(sampleTraces(4), 'json') },
@@ -127,6 +135,26 @@ describe('fuzz: OTLP decoder', () => {
   );
 });
 
+/** An OTLP receiver on free 127.0.0.1 ports (from free-port.ts) whose pipeline is `next`, counted as the service counts it. */
+async function startOn(next: Record<Signal, Consumer>, telemetry: SelfTelemetry, protocols: { grpc: boolean; http: boolean }, maxBody = '64KiB') {
+  const config = otlpReceiverFactory.createDefaultConfig();
+  config.protocols.grpc = { enabled: protocols.grpc, endpoint: `127.0.0.1:${protocols.grpc ? await freePort() : 0}`, max_recv_msg_size: maxBody };
+  config.protocols.http = { enabled: protocols.http, endpoint: `127.0.0.1:${protocols.http ? await freePort() : 0}`, max_request_body_size: maxBody };
+  const counted = { traces: countReceiverItems('otlp', next.traces, telemetry), metrics: countReceiverItems('otlp', next.metrics, telemetry) };
+  const receiver = otlpReceiverFactory.create(settingsFor('otlp', telemetry), config, counted) as OtlpReceiver;
+  await receiver.start();
+  return { receiver, grpcPort: receiver.ports.grpc ?? 0, httpPort: receiver.ports.http ?? 0 };
+}
+
+/** Counts what reaches the pipeline and keeps nothing (for leak checks). */
+class CountingConsumer implements Consumer {
+  readonly mutatesData = false;
+  items = 0;
+  async consume(batch: TelemetryBatch): Promise<void> {
+    this.items += countItems(batch);
+  }
+}
+
 describe('fuzz: OTLP/HTTP receiver', () => {
   const telemetry = new SelfTelemetry({ processMetrics: false });
   const traces = new CaptureConsumer();
@@ -171,6 +199,26 @@ describe('fuzz: OTLP/HTTP receiver', () => {
     );
   const request: fc.Arbitrary<FuzzRequest> = fc.oneof({ arbitrary: hostile, weight: 3 }, { arbitrary: plausible, weight: 1 });
 
+  /** Sends one request; resolves with the HTTP status (the body is read to the end). */
+  async function send(toPort: number, r: FuzzRequest): Promise<number> {
+    const headers: Record<string, string> = {};
+    if (r.contentType) headers['content-type'] = r.contentType;
+    let payload: Uint8Array = r.body;
+    if (r.encoding === 'gzip') {
+      headers['content-encoding'] = 'gzip';
+      payload = gzipSync(r.body);
+    } else if (r.encoding === 'gzip-lie') headers['content-encoding'] = 'gzip'; // not actually compressed
+    else if (r.encoding) headers['content-encoding'] = r.encoding;
+    const res = await fetch(`http://127.0.0.1:${toPort}${r.path}`, {
+      method: r.method,
+      headers,
+      body: r.method === 'GET' ? undefined : payload,
+      signal: AbortSignal.timeout(5000),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
   it(
     'answers every request with 2xx or 4xx (never 500), keeps serving, and passes on exactly what it accepted',
     async () => {
@@ -178,23 +226,9 @@ describe('fuzz: OTLP/HTTP receiver', () => {
       let expectedItems = 0;
       await fc.assert(
         fc.asyncProperty(request, async (r) => {
-          const headers: Record<string, string> = {};
-          if (r.contentType) headers['content-type'] = r.contentType;
-          let payload: Uint8Array = r.body;
-          if (r.encoding === 'gzip') {
-            headers['content-encoding'] = 'gzip';
-            payload = gzipSync(r.body);
-          } else if (r.encoding === 'gzip-lie') headers['content-encoding'] = 'gzip'; // not actually compressed
-          else if (r.encoding) headers['content-encoding'] = r.encoding;
-          const res = await fetch(`http://127.0.0.1:${port}${r.path}`, {
-            method: r.method,
-            headers,
-            body: r.method === 'GET' ? undefined : payload,
-            signal: AbortSignal.timeout(5000),
-          });
-          await res.arrayBuffer();
-          expect([200, 400, 404, 405, 413, 415]).toContain(res.status);
-          if (res.status === 200) {
+          const status = await send(port, r);
+          expect([200, 400, 404, 405, 413, 415]).toContain(status);
+          if (status === 200) {
             okRequests++;
             // What a 200 promised: every item the request decodes to reached the pipeline.
             const sig: Signal = r.path.startsWith('/v1/metrics') ? 'metrics' : 'traces';
@@ -212,5 +246,159 @@ describe('fuzz: OTLP/HTTP receiver', () => {
       expect(okRequests).toBeGreaterThanOrEqual(2); // at least the two valid examples
     },
     testTimeout(HTTP_RUNS, 50),
+  );
+
+  it(
+    'serving fuzzed requests over a socket does not leak',
+    async () => {
+      // A receiver of its own whose pipeline keeps nothing: what stays on the heap is the receiver's.
+      const sink = new CountingConsumer();
+      const r = await startOn({ traces: sink, metrics: sink }, new SelfTelemetry({ processMetrics: false }), { grpc: false, http: true });
+      try {
+        const requests = [validRequest('traces', 'protobuf', false), ...fc.sample(request, sampleParams(80))];
+        let expectedItems = 0;
+        const { growth } = await expectNoLeak(
+          async () => {
+            for (const req of requests) {
+              const status = await send(r.httpPort, req);
+              expect([200, 400, 404, 405, 413, 415]).toContain(status);
+              if (status === 200) expectedItems += decodeOtlpRequest(req.path.startsWith('/v1/metrics') ? 'metrics' : 'traces', req.body, req.contentType === 'application/x-protobuf' ? 'protobuf' : 'json').items;
+            }
+          },
+          6,
+          6 << 20,
+        );
+        if (process.env['SONDE_FUZZ_VERBOSE']) console.log('HTTP socket fuzz heap growth', growth);
+        expect(expectedItems).toBeGreaterThanOrEqual(7 * 4); // the valid request, in the warm-up and 6 rounds
+        expect(sink.items).toBe(expectedItems);
+      } finally {
+        await r.receiver.shutdown();
+      }
+    },
+    120_000,
+  );
+});
+
+describe('fuzz: OTLP/gRPC receiver', () => {
+  const MAX_MESSAGE = 64 * 1024; // max_recv_msg_size below
+  const telemetry = new SelfTelemetry({ processMetrics: false });
+  const traces = new CaptureConsumer();
+  const metrics = new CaptureConsumer();
+  let receiver: OtlpReceiver;
+  let plain: Client;
+  let gzip: Client;
+
+  beforeAll(async () => {
+    const r = await startOn({ traces, metrics }, telemetry, { grpc: true, http: false });
+    receiver = r.receiver;
+    const address = `127.0.0.1:${r.grpcPort}`;
+    plain = new Client(address, credentials.createInsecure());
+    // grpc-js compresses every message of this channel with gzip (grpc-encoding: gzip).
+    gzip = new Client(address, credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+  });
+  afterAll(async () => {
+    plain?.close();
+    gzip?.close();
+    await receiver?.shutdown();
+  });
+
+  interface GrpcCall {
+    signal: Signal;
+    body: Uint8Array;
+    gzip: boolean;
+  }
+
+  /** One unary Export with a 5 s deadline: a hang shows up as DEADLINE_EXCEEDED. */
+  function call(c: GrpcCall): Promise<{ code: number; details: string; response?: Buffer }> {
+    return new Promise((resolve) => {
+      (c.gzip ? gzip : plain).makeUnaryRequest(
+        GRPC_EXPORT_METHODS[c.signal],
+        (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+        (b: Buffer) => b,
+        c.body,
+        new Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err: ServiceError | null, response?: Buffer) => resolve(err ? { code: err.code, details: err.details } : { code: GrpcStatus.OK, details: '', response }),
+      );
+    });
+  }
+
+  /** What the receiver must answer, from the bytes alone: too large, undecodable, or accepted. */
+  function expectedStatus(c: GrpcCall): { code: number; items: number } {
+    if (c.body.byteLength > MAX_MESSAGE) return { code: GrpcStatus.RESOURCE_EXHAUSTED, items: 0 };
+    try {
+      return { code: GrpcStatus.OK, items: decodeOtlpRequest(c.signal, c.body, 'protobuf').items };
+    } catch (err) {
+      expectSondeError(err);
+      return { code: GrpcStatus.INVALID_ARGUMENT, items: 0 };
+    }
+  }
+
+  /** A valid request over the limit: decodes fine, must still be refused whole. */
+  const oversizedValid = (() => {
+    const batch = sampleTraces(4);
+    batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes['pad'] = 'x'.repeat(MAX_MESSAGE);
+    return encodeOtlpRequest(batch, 'protobuf');
+  })();
+  const body = fc.oneof(
+    { arbitrary: fc.uint8Array({ maxLength: 4096 }), weight: 2 },
+    { arbitrary: fc.tuple(signal, byteMutation).map(([sig, m]) => mutateBytes(SEEDS[sig].protobuf, m)), weight: 3 },
+    { arbitrary: fc.constantFrom(new Uint8Array(MAX_MESSAGE + 1), oversizedValid, fc.sample(fc.uint8Array({ minLength: 70_000, maxLength: 70_000 }), sampleParams(1))[0]!), weight: 1 },
+  );
+  const valid = fc.tuple(signal, fc.boolean()).map(([sig, gz]): GrpcCall => ({ signal: sig, body: SEEDS[sig].protobuf, gzip: gz }));
+  const hostile = fc.record({ signal, body, gzip: fc.boolean() });
+  // Each case sends 1-3 calls at once on the shared channels, so handlers also overlap.
+  const calls = fc.array(fc.oneof({ arbitrary: hostile, weight: 4 }, { arbitrary: valid, weight: 1 }), { minLength: 1, maxLength: 3 });
+
+  it(
+    'answers every call with OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED (never a hang), keeps serving, and passes on exactly the items of the OK calls',
+    async () => {
+      const seen = { ok: 0, invalid: 0, exhausted: 0 };
+      let expectedItems = 0;
+      await fc.assert(
+        fc.asyncProperty(calls, async (batch) => {
+          const results = await Promise.all(batch.map((c) => call(c)));
+          batch.forEach((c, i) => {
+            const got = results[i]!;
+            const want = expectedStatus(c);
+            expect([GrpcStatus.OK, GrpcStatus.INVALID_ARGUMENT, GrpcStatus.RESOURCE_EXHAUSTED], `${got.code} ${got.details}`).toContain(got.code);
+            expect(got.code, got.details).toBe(want.code);
+            if (got.code === GrpcStatus.OK) {
+              seen.ok++;
+              expectedItems += want.items;
+              expect(Buffer.isBuffer(got.response)).toBe(true);
+            } else if (got.code === GrpcStatus.INVALID_ARGUMENT) {
+              seen.invalid++;
+              expect(got.details).toMatch(/^SONDE_OTLP_MALFORMED: /);
+            } else seen.exhausted++;
+          });
+        }),
+        // Run first, so that OK calls and their accounting are seen whatever the seed.
+        {
+          ...fcParams(GRPC_RUNS, 10_000),
+          examples: [
+            [[{ signal: 'traces', body: SEEDS.traces.protobuf, gzip: false }]],
+            [[{ signal: 'metrics', body: SEEDS.metrics.protobuf, gzip: true }]],
+            [[{ signal: 'traces', body: Buffer.from('\xff\xff\xff garbage'), gzip: false }]],
+            // Compresses to a few KiB: the limit applies to the decompressed message.
+            [[{ signal: 'traces', body: oversizedValid, gzip: true }]],
+          ],
+        },
+      );
+      // Still serving after all that.
+      const last = await call({ signal: 'traces', body: SEEDS.traces.protobuf, gzip: false });
+      expect(last.code).toBe(GrpcStatus.OK);
+      const captured = [...traces.batches, ...metrics.batches].reduce((n, b) => n + countItems(b), 0);
+      expect(captured).toBe(expectedItems + countItems(sampleTraces(4)));
+      expect(await counterValue(telemetry, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(captured);
+      // Every INVALID_ARGUMENT was a malformed message, counted as such (oversized ones never reach Sonde's handler).
+      expect(await counterValue(telemetry, 'sonde_receiver_malformed_requests_total', { receiver: 'otlp', transport: 'grpc' })).toBe(seen.invalid);
+      // Every outcome was exercised (the examples alone give 2 OK, 1 INVALID_ARGUMENT, 1 RESOURCE_EXHAUSTED).
+      expect(seen.ok).toBeGreaterThanOrEqual(2);
+      expect(seen.invalid).toBeGreaterThanOrEqual(1);
+      expect(seen.exhausted).toBeGreaterThanOrEqual(1);
+      if (process.env['SONDE_FUZZ_VERBOSE']) console.log('gRPC fuzz outcomes', seen);
+    },
+    testTimeout(GRPC_RUNS, 60),
   );
 });

@@ -7,6 +7,9 @@ import { wantsOpenMetrics } from '../../src/exporters/prometheus/exposition.js';
 import { DeltaToCumulative, translateMetrics } from '../../src/exporters/prometheus-naming/index.js';
 import { tcpBatch } from './support/tcp-metrics.js';
 import { counterValue, testSettings } from './support/settings.js';
+import { freePort } from '../helpers/free-port.js';
+import { pollValue } from '../helpers/poll.js';
+import { promValue } from '../helpers/sonde-process.js';
 
 const T0 = BigInt(Date.now()) * 1_000_000n;
 const S = 1_000_000_000n;
@@ -135,5 +138,68 @@ describe('SeriesStore expiry', () => {
     expect(new Set(ports)).toEqual(new Set(['2']));
     now = 10 * 60_000;
     expect(store.snapshot()).toEqual([]);
+  });
+});
+
+describe('stale series expiry through the scrape endpoint', () => {
+  it('a series not updated for metric_expiration leaves the scrape while a refreshed one stays; a returning delta series starts a new total', async () => {
+    const port = await freePort();
+    const { exporter } = create({ endpoint: `127.0.0.1:${port}`, metric_expiration: '1s' });
+    await exporter.start();
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const scrapeText = async (): Promise<string> => (await fetch(url)).text();
+    const connections = (text: string, serverPort: number): number => promValue(text, 'sonde_tcp_connections_total', { server_port: String(serverPort) });
+    const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+    let lastDeltaNs = nowNs() - S;
+    // Port 1: a delta series sent now and then; port 2: a cumulative series refreshed on every poll.
+    const stale = (connects: number) => {
+      const t = nowNs();
+      const b = tcpBatch({ timeUnixNano: t, startTimeUnixNano: lastDeltaNs, serverPort: 1, connects, durations: [0.001], temporality: 'delta' });
+      lastDeltaNs = t;
+      return b;
+    };
+    let refreshed = 0;
+    const refresh = () => tcpBatch({ timeUnixNano: nowNs(), startTimeUnixNano: T0, serverPort: 2, connects: ++refreshed, durations: [], temporality: 'cumulative' });
+
+    // Both present in one scrape (sent again until a scrape comes within the expiry: a stalled machine cannot fail this).
+    let sentStale = 0;
+    let staleSentAt = 0;
+    const both = await pollValue(
+      async () => {
+        staleSentAt = Date.now(); // no later than the store's own clock reading for it
+        await exporter.consume(stale(3));
+        sentStale += 3;
+        await exporter.consume(refresh());
+        return scrapeText();
+      },
+      (text) => connections(text, 1) === sentStale && connections(text, 2) === refreshed,
+      10_000,
+      50,
+    );
+    expect(connections(both, 1)).toBe(sentStale);
+    expect(connections(both, 2)).toBe(refreshed);
+
+    // Only port 2 is refreshed from now on: port 1 must leave a later scrape, port 2 must stay.
+    const later = await pollValue(
+      async () => {
+        await exporter.consume(refresh());
+        return scrapeText();
+      },
+      (text) => Number.isNaN(connections(text, 1)),
+      15_000,
+      100,
+    );
+    expect(connections(later, 1)).toBeNaN();
+    expect(later).not.toContain('server_port="1"'); // its histogram series too
+    expect(Date.now() - staleSentAt).toBeGreaterThanOrEqual(1000); // not before the expiry
+    expect(connections(later, 2)).toBe(refreshed);
+    expect(promValue(later, 'sonde_tcp_connect_duration_seconds_count', { server_port: '2' })).toBe(0);
+    expect(later).toContain('target_info{'); // the resource is still served through port 2
+
+    // Port 1 comes back with a delta of 2: its old total was forgotten with the series.
+    await exporter.consume(stale(2));
+    const back = await scrapeText();
+    expect(connections(back, 1)).toBe(2);
+    expect(promValue(back, 'sonde_tcp_connect_duration_seconds_count', { server_port: '1' })).toBe(1);
   });
 });

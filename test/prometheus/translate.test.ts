@@ -147,6 +147,23 @@ describe('DeltaToCumulative', () => {
     expect(a.value).toBe(7);
   });
 
+  it('a series back after max stale starts a new total even when no sweep ran meanwhile', () => {
+    let now = 0;
+    const d = new DeltaToCumulative({ maxStaleMs: 1000, now: () => now });
+    d.sum('a', { attributes: {}, startTimeUnixNano: T0, timeUnixNano: T0 + S, value: 3 });
+    d.histogram('h', { attributes: {}, startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 2, sum: 1, explicitBounds: [1], bucketCounts: [1, 1] });
+    now = 1001; // the only traffic is the returning series itself: no other call swept it
+    const a = d.sum('a', { attributes: {}, startTimeUnixNano: T0 + 2n * S, timeUnixNano: T0 + 3n * S, value: 2 });
+    expect(a.value).toBe(2);
+    expect(a.startTimeUnixNano).toBe(T0 + 2n * S);
+    const h = d.histogram('h', { attributes: {}, startTimeUnixNano: T0 + 2n * S, timeUnixNano: T0 + 3n * S, count: 1, sum: 1, explicitBounds: [1], bucketCounts: [0, 1] });
+    expect(h.count).toBe(1);
+    expect(h.bucketCounts).toEqual([0, 1]);
+    // Within max stale the total continues.
+    now = 1500;
+    expect(d.sum('a', { attributes: {}, startTimeUnixNano: T0 + 3n * S, timeUnixNano: T0 + 4n * S, value: 4 }).value).toBe(6);
+  });
+
   it('starts a new total when histogram bounds change', () => {
     const d = new DeltaToCumulative({ maxStaleMs: 0 });
     d.histogram('h', { attributes: {}, startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 2, sum: 1, explicitBounds: [1], bucketCounts: [1, 1] });

@@ -6,12 +6,16 @@
 // Delivery is at-least-once: an entry is deleted only by done() (sent, or given up and counted).
 // An entry taken but not done when the process dies is still on disk and is delivered again after
 // the restart, so the backend may see it twice.
+//
+// One process per directory: the store holds a pid lock file (persistent-queue/directory-lock.ts)
+// from open to close; another live Sonde on the same directory gets SONDE_QUEUE_STORAGE_FAILED.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { permanentError, retryableError } from '../../errors/index.js';
+import { type SondeError, permanentError, retryableError } from '../../errors/index.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { QueueEntry, QueueStore } from './queue-store.js';
+import { type DirectoryLock, lockDirectory } from './persistent-queue/directory-lock.js';
 import { decodeEntry, encodeEntry } from './persistent-queue/entry-codec.js';
 
 export const QUEUE_FILE = 'queue.mdb';
@@ -40,6 +44,7 @@ export class PersistentQueueStore implements QueueStore {
   readonly persistent = true;
   readonly capacity: number;
   private readonly db: RootDatabase<Buffer, number>;
+  private readonly lock: DirectoryLock;
   private readonly maxBytes: number;
   private readonly durable: boolean;
   // Keys waiting to be taken, oldest first (a growable FIFO: head index into an array).
@@ -59,14 +64,23 @@ export class PersistentQueueStore implements QueueStore {
     this.capacity = options.capacity;
     this.maxBytes = options.maxBytes;
     this.durable = options.durable ?? true;
-    try {
-      mkdirSync(options.directory, { recursive: true });
-      this.db = open<Buffer, number>({ path: join(options.directory, QUEUE_FILE), encoding: 'binary', compression: false });
-    } catch (err) {
-      throw permanentError('SONDE_QUEUE_STORAGE_FAILED', `cannot open the persistent queue in ${options.directory}: ${(err as Error).message}`, {
+    const failed = (err: unknown): SondeError =>
+      permanentError('SONDE_QUEUE_STORAGE_FAILED', `cannot open the persistent queue in ${options.directory}: ${(err as Error).message}`, {
         hint: 'Check that sending_queue.storage_dir is writable by Sonde and not used by another Sonde process.',
         cause: err,
       });
+    try {
+      mkdirSync(options.directory, { recursive: true });
+    } catch (err) {
+      throw failed(err);
+    }
+    // Before LMDB opens the file: a second process must not read or write this queue at all.
+    this.lock = lockDirectory(options.directory);
+    try {
+      this.db = open<Buffer, number>({ path: join(options.directory, QUEUE_FILE), encoding: 'binary', compression: false });
+    } catch (err) {
+      this.lock.release();
+      throw failed(err);
     }
     let items = 0;
     for (const { key, value } of this.db.getRange({})) {
@@ -149,7 +163,11 @@ export class PersistentQueueStore implements QueueStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.db.close();
+    try {
+      await this.db.close();
+    } finally {
+      this.lock.release();
+    }
   }
 
   private async remove(key: number): Promise<void> {

@@ -74,7 +74,7 @@ export class DeltaToCumulative {
   sum(seriesKey: string, point: NumberDataPoint): NumberDataPoint {
     const key = `${seriesKey}\u0002${attributesKey(point.attributes)}`;
     const nowMs = this.now();
-    let state = this.states.get(key);
+    let state = this.live(key, nowMs);
     if (state === undefined || state.kind !== 'sum') {
       state = { kind: 'sum', startTimeUnixNano: point.startTimeUnixNano || point.timeUnixNano, lastTimeUnixNano: 0n, value: 0, lastSeenMs: nowMs };
       this.states.set(key, state);
@@ -90,7 +90,7 @@ export class DeltaToCumulative {
   histogram(seriesKey: string, point: HistogramDataPoint): HistogramDataPoint {
     const key = `${seriesKey}\u0002${attributesKey(point.attributes)}`;
     const nowMs = this.now();
-    let state = this.states.get(key);
+    let state = this.live(key, nowMs);
     if (state === undefined || state.kind !== 'histogram' || !sameBounds(state.bounds, point.explicitBounds)) {
       state = {
         kind: 'histogram',
@@ -127,6 +127,17 @@ export class DeltaToCumulative {
     if (state.min !== undefined) out.min = state.min;
     if (state.max !== undefined) out.max = state.max;
     return out;
+  }
+
+  /**
+   * The running total of `key`, unless it went stale: a series back after more than maxStaleMs
+   * starts a new total whether or not a sweep has run meanwhile (the Prometheus exporter stopped
+   * serving it at the same moment, so continuing the old total would resurrect it).
+   */
+  private live(key: string, nowMs: number): SumState | HistogramState | undefined {
+    const state = this.states.get(key);
+    if (state !== undefined && this.maxStaleMs > 0 && nowMs - state.lastSeenMs > this.maxStaleMs) return undefined;
+    return state;
   }
 
   private maybeSweep(nowMs: number): void {
