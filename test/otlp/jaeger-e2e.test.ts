@@ -49,11 +49,24 @@ function threeSpanTrace(traceId: string, tag: string): TracesBatch {
   };
 }
 
+/** Each span of the trace reached Jaeger exactly `copies` times (final once the senders drained). */
+function expectDelivered(jaeger: Jaeger, traceId: string, spanIds: string[], copies: number): void {
+  expect(Object.fromEntries(jaeger.tap!.spanCopies(traceId))).toEqual(Object.fromEntries(spanIds.map((id) => [id, copies])));
+}
+
+const spanIdsOf = (batch: TracesBatch): string[] => batch.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.spanId);
+const traceIdOf = (batch: TracesBatch): string => batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+
 function expectSameSpans(found: JaegerSpan[], sent: TracesBatch): void {
   const want = sent.resourceSpans[0]!.scopeSpans[0]!.spans;
+  const resource = sent.resourceSpans[0]!.resource.attributes;
   expect(found.map((s) => s.spanId).sort()).toEqual(want.map((s) => s.spanId).sort());
   for (const w of want) {
     const f = found.find((s) => s.spanId === w.spanId)!;
+    // The resource arrives unchanged: service.name and host.name, and nothing else added.
+    expect(f.resource).toEqual(resource);
+    expect(f.resource['service.name']).toBe(resource['service.name']);
+    expect(f.resource['host.name']).toBe('test-host');
     expect(f.traceId).toBe(w.traceId);
     expect(f.name).toBe(w.name);
     expect(f.kind).toBe(w.kind);
@@ -81,7 +94,8 @@ async function postTraces(port: number, batch: TelemetryBatch, format: 'protobuf
 describe.skipIf(!available)('Jaeger end to end', () => {
   let jaeger: Jaeger;
   beforeAll(async () => {
-    jaeger = await Jaeger.create('memory');
+    // The tap shows what Jaeger's query API cannot: how many copies of each span it accepted.
+    jaeger = await Jaeger.create('memory', { tap: true });
     await jaeger.start();
   });
   afterAll(async () => {
@@ -102,9 +116,9 @@ describe.skipIf(!available)('Jaeger end to end', () => {
           ? otlpExporterFactory.create(settingsFor('otlp/jaeger', telemetry), { ...otlpExporterFactory.createDefaultConfig(), endpoint: jaeger.grpcEndpoint, tls: { insecure: true, insecure_skip_verify: false } })
           : otlpHttpExporterFactory.create(settingsFor('otlphttp/jaeger', telemetry), { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: jaeger.httpEndpoint });
       const { receiver, httpPort } = await pipeline(exporter, telemetry);
+      const traceA = threeSpanTrace(hex(16), `${type}-proto`);
+      const traceB = threeSpanTrace(hex(16), `${type}-json`);
       try {
-        const traceA = threeSpanTrace(hex(16), `${type}-proto`);
-        const traceB = threeSpanTrace(hex(16), `${type}-json`);
         expect(await postTraces(httpPort, traceA, 'protobuf')).toBe(200);
         expect(await postTraces(httpPort, traceB, 'json')).toBe(200);
         for (const sent of [traceA, traceB]) {
@@ -119,6 +133,8 @@ describe.skipIf(!available)('Jaeger end to end', () => {
       // Counted once the export call returns, which can be a moment after Jaeger stored the spans;
       // after shutdown (which drains the queue) the count is final.
       expect(await counterValue(telemetry, 'sonde_exporter_sent_items_total', { exporter: `${type}/jaeger` })).toBe(6);
+      // Exactly: each span delivered once, not once plus a duplicate Jaeger's storage would hide.
+      for (const sent of [traceA, traceB]) expectDelivered(jaeger, traceIdOf(sent), spanIdsOf(sent), 1);
     });
   }
 
@@ -163,6 +179,8 @@ describe.skipIf(!available)('Jaeger end to end', () => {
       expect(promValue(metrics, 'sonde_exporter_sent_items_total', { exporter: 'otlphttp/jaeger' })).toBe(3);
       expect(promValue(metrics, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(3);
       expect((await proc.stop()).code).toBe(0);
+      // One copy from each exporter, no more.
+      expectDelivered(jaeger, traceIdOf(sent), spanIdsOf(sent), 2);
     } finally {
       if (proc.child.exitCode === null) await proc.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
@@ -173,6 +191,8 @@ describe.skipIf(!available)('Jaeger end to end', () => {
     const telemetry = new SelfTelemetry({ processMetrics: false });
     const exporter = otlpExporterFactory.create(settingsFor('otlp/sdk', telemetry), { ...otlpExporterFactory.createDefaultConfig(), endpoint: `http://${jaeger.grpcEndpoint}` });
     const { receiver, httpPort } = await pipeline(exporter, telemetry);
+    let traceId = '';
+    let spanIds: string[] = [];
     try {
       const app = fileURLToPath(new URL('./apps/traced-app.mjs', import.meta.url));
       const { stdout } = await promisify(execFile)(process.execPath, [app], {
@@ -188,9 +208,13 @@ describe.skipIf(!available)('Jaeger end to end', () => {
         attributes: Record<string, unknown>;
         events: { name: string; attributes: Record<string, unknown>; time: [number, number] }[];
         status: { code: number; message?: string };
+        resource: Record<string, unknown>;
       }[];
       expect(made).toHaveLength(3);
-      const traceId = made[0]!.traceId;
+      // The SDK's own resource: the configured service name plus what its detectors found.
+      expect(made[0]!.resource).toMatchObject({ 'service.name': 'traced-app', 'telemetry.sdk.name': 'opentelemetry', 'telemetry.sdk.language': 'nodejs', 'process.pid': expect.any(Number), 'host.name': expect.any(String) });
+      traceId = made[0]!.traceId;
+      spanIds = made.map((m) => m.spanId);
       const found = await jaeger.waitForSpans(traceId, 3);
       expect(found.map((s) => s.spanId).sort()).toEqual(made.map((s) => s.spanId).sort());
       for (const m of made) {
@@ -206,106 +230,121 @@ describe.skipIf(!available)('Jaeger end to end', () => {
         );
         expect(f.status?.code ?? 0).toBe(m.status.code);
         if (m.status.message) expect(f.status?.message).toBe(m.status.message);
+        expect(f.resource).toEqual(m.resource);
       }
     } finally {
       await receiver.shutdown();
       await exporter.shutdown();
     }
+    expectDelivered(jaeger, traceId, spanIds, 1);
   });
 });
 
 describe.skipIf(!available)('Jaeger outage', () => {
-  // Badger keeps what Jaeger stored across its restart, so every span can be checked at the end.
+  // Badger keeps what Jaeger stored across its restart, so every span can be checked at the end;
+  // the ingest tap counts every copy Jaeger accepted (storage and query API hide duplicates).
   let jaeger: Jaeger;
   beforeAll(async () => {
-    jaeger = await Jaeger.create('badger');
+    jaeger = await Jaeger.create('badger', { tap: true });
     await jaeger.start();
   });
   afterAll(async () => {
     await jaeger?.dispose();
   });
 
-  it('`sonde run` loses nothing when Jaeger is stopped for 20 s in the middle of a steady stream, and /metrics shows the retries', async () => {
-    const [httpPort, adminPort] = [await freePort(), await freePort()];
-    const dir = mkdtempSync(join(tmpdir(), 'sonde-otlp-outage-'));
-    const configPath = join(dir, 'pipeline.config.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'receivers:',
-        '  otlp:',
-        '    protocols:',
-        '      grpc: { enabled: false }',
-        `      http: { endpoint: "127.0.0.1:${httpPort}" }`,
-        'exporters:',
-        '  otlp/jaeger:',
-        `    endpoint: "${jaeger.grpcEndpoint}"`,
-        '    tls: { insecure: true }',
-        '    retry_on_failure: { initial_interval: 200ms, max_interval: 2s, max_elapsed_time: 0 }',
-        'service:',
-        `  telemetry: { metrics: { address: "127.0.0.1:${adminPort}" } }`,
-        '  pipelines:',
-        '    traces: { receivers: [otlp], exporters: [otlp/jaeger] }',
-        '',
-      ].join('\n'),
-    );
-    const proc = startSonde(['run', '--config', configPath]);
-    const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-    const label = { exporter: 'otlp/jaeger' };
-    const sent: TracesBatch[] = [];
-    try {
-      await waitForOk(`http://127.0.0.1:${adminPort}/readyz`, proc);
-      const BATCHES = 60; // one trace of 3 spans every 500 ms: 30 s of traffic
-      const stopAt = 10;
-      let restarted: Promise<void> | undefined;
-      for (let i = 0; i < BATCHES; i++) {
-        if (i === stopAt) {
-          await jaeger.stop();
-          restarted = new Promise((r) => setTimeout(r, 20_000)).then(() => jaeger.start());
+  // Both exporters go through the same helper, but not the same transport: a gRPC channel
+  // reconnecting versus HTTP keep-alive sockets reset under a request.
+  for (const type of ['otlp', 'otlphttp'] as const) {
+    it(`\`sonde run\` with ${type} loses nothing when Jaeger is stopped for 20 s in the middle of a steady stream, and /metrics shows the retries`, async () => {
+      const [httpPort, adminPort] = [await freePort(), await freePort()];
+      const dir = mkdtempSync(join(tmpdir(), 'sonde-otlp-outage-'));
+      const configPath = join(dir, 'pipeline.config.yaml');
+      const exporterId = `${type}/jaeger`;
+      writeFileSync(
+        configPath,
+        [
+          'receivers:',
+          '  otlp:',
+          '    protocols:',
+          '      grpc: { enabled: false }',
+          `      http: { endpoint: "127.0.0.1:${httpPort}" }`,
+          'exporters:',
+          `  ${exporterId}:`,
+          ...(type === 'otlp' ? [`    endpoint: "${jaeger.grpcEndpoint}"`, '    tls: { insecure: true }'] : [`    endpoint: "${jaeger.httpEndpoint}"`]),
+          '    retry_on_failure: { initial_interval: 200ms, max_interval: 2s, max_elapsed_time: 0 }',
+          'service:',
+          `  telemetry: { metrics: { address: "127.0.0.1:${adminPort}" } }`,
+          '  pipelines:',
+          `    traces: { receivers: [otlp], exporters: [${exporterId}] }`,
+          '',
+        ].join('\n'),
+      );
+      const proc = startSonde(['run', '--config', configPath]);
+      const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const label = { exporter: exporterId };
+      // The config leaves sending_queue at its defaults: this many batches can be on the wire at once.
+      const numConsumers = otlpExporterFactory.createDefaultConfig().sending_queue.num_consumers;
+      expect(otlpHttpExporterFactory.createDefaultConfig().sending_queue.num_consumers).toBe(numConsumers);
+      const sent: TracesBatch[] = [];
+      try {
+        await waitForOk(`http://127.0.0.1:${adminPort}/readyz`, proc);
+        const BATCHES = 60; // one trace of 3 spans every 500 ms: 30 s of traffic
+        const stopAt = 10;
+        let restarted: Promise<void> | undefined;
+        for (let i = 0; i < BATCHES; i++) {
+          if (i === stopAt) {
+            await jaeger.stop();
+            restarted = new Promise((r) => setTimeout(r, 20_000)).then(() => jaeger.start());
+          }
+          const batch = threeSpanTrace(hex(16), `outage-${type}-${i}`);
+          sent.push(batch);
+          expect(await postTraces(httpPort, batch)).toBe(200);
+          await new Promise((r) => setTimeout(r, 500));
         }
-        const batch = threeSpanTrace(hex(16), `outage-${i}`);
-        sent.push(batch);
-        expect(await postTraces(httpPort, batch)).toBe(200);
-        await new Promise((r) => setTimeout(r, 500));
+        await restarted;
+        // Wait (bounded) for the queue to drain into the restarted Jaeger.
+        const text = await pollValue(metrics, (m) => promValue(m, 'sonde_exporter_sent_items_total', label) >= BATCHES * 3, 60_000, 500);
+        expect(promValue(text, 'sonde_exporter_sent_items_total', label)).toBe(BATCHES * 3);
+        expect(promValue(text, 'sonde_exporter_retries_total', label)).toBeGreaterThan(0);
+        expect(promValue(text, 'sonde_exporter_queue_size', label)).toBe(0);
+        expect(promValue(text, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(BATCHES * 3);
+        // Never failed, never dropped (absent series count as zero).
+        expect(promValue(text, 'sonde_exporter_send_failed_items_total', label) || 0).toBe(0);
+        expect(promValue(text, 'sonde_exporter_enqueue_failed_items_total', label) || 0).toBe(0);
+        // Delivery across an outage is at-least-once: a batch Jaeger accepted just before it was
+        // stopped, without its answer reaching Sonde, is sent again. So: every span sent is stored
+        // in Jaeger and nothing else is; duplicates (counted at Jaeger's ingest) are bounded.
+        let missing = 0;
+        let unexpected = 0;
+        let duplicates = 0;
+        const duplicatedBatches: number[] = [];
+        for (const [i, batch] of sent.entries()) {
+          const spans = batch.resourceSpans[0]!.scopeSpans[0]!.spans;
+          const want = new Set(spans.map((x) => x.spanId));
+          const found = await jaeger.waitForSpans(spans[0]!.traceId, 3, 10_000);
+          const ids = found.map((x) => x.spanId);
+          for (const id of want) if (!ids.includes(id)) missing++;
+          unexpected += ids.filter((id) => !want.has(id)).length;
+          const copies = jaeger.tap!.spanCopies(spans[0]!.traceId);
+          // The tap saw exactly the spans of this trace (each at least once).
+          expect([...copies.keys()].sort()).toEqual([...want].sort());
+          const extra = [...copies.values()].reduce((n, c) => n + c - 1, 0);
+          duplicates += extra;
+          if (extra > 0) duplicatedBatches.push(i);
+        }
+        console.log(`jaeger outage (${type}): ${sent.length * 3} spans sent, ${missing} missing, ${duplicates} duplicate deliveries to Jaeger (at-least-once), from batches [${duplicatedBatches.join(', ')}]`);
+        expect(missing).toBe(0);
+        expect(unexpected).toBe(0);
+        // Duplicates can only come from batches in flight when Jaeger stopped: accepted by Sonde
+        // before the stop (index < stopAt), at most num_consumers of them, each sent once more.
+        expect(duplicatedBatches.filter((i) => i >= stopAt)).toEqual([]);
+        expect(duplicatedBatches.length).toBeLessThanOrEqual(numConsumers);
+        expect(duplicates).toBeLessThanOrEqual(numConsumers * 3);
+        expect((await proc.stop()).code).toBe(0);
+      } finally {
+        if (proc.child.exitCode === null) await proc.stop('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
       }
-      await restarted;
-      // Wait (bounded) for the queue to drain into the restarted Jaeger.
-      let text = '';
-      for (let i = 0; i < 120; i++) {
-        text = await metrics();
-        if (promValue(text, 'sonde_exporter_sent_items_total', label) >= BATCHES * 3) break;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      expect(promValue(text, 'sonde_exporter_sent_items_total', label)).toBe(BATCHES * 3);
-      expect(promValue(text, 'sonde_exporter_retries_total', label)).toBeGreaterThan(0);
-      expect(promValue(text, 'sonde_exporter_queue_size', label)).toBe(0);
-      expect(promValue(text, 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(BATCHES * 3);
-      // Never failed, never dropped (absent series count as zero).
-      expect(promValue(text, 'sonde_exporter_send_failed_items_total', label) || 0).toBe(0);
-      expect(promValue(text, 'sonde_exporter_enqueue_failed_items_total', label) || 0).toBe(0);
-      // Delivery across an outage is at-least-once: a batch Jaeger stored just before it was stopped,
-      // without its answer reaching Sonde, is sent again. So: every span sent is in Jaeger, nothing
-      // else is, and duplicates are counted (and printed), not taken for loss.
-      let missing = 0;
-      let unexpected = 0;
-      let duplicates = 0;
-      for (const batch of sent) {
-        const spans = batch.resourceSpans[0]!.scopeSpans[0]!.spans;
-        const want = new Set(spans.map((x) => x.spanId));
-        const found = await jaeger.waitForSpans(spans[0]!.traceId, 3, 10_000);
-        const ids = found.map((x) => x.spanId);
-        for (const id of want) if (!ids.includes(id)) missing++;
-        unexpected += ids.filter((id) => !want.has(id)).length;
-        duplicates += ids.length - new Set(ids).size;
-      }
-      console.log(`jaeger outage: ${sent.length * 3} spans sent, ${missing} missing, ${duplicates} duplicates in Jaeger (at-least-once)`);
-      expect(missing).toBe(0);
-      expect(unexpected).toBe(0);
-      expect(duplicates).toBeLessThanOrEqual(sent.length * 3);
-      expect((await proc.stop()).code).toBe(0);
-    } finally {
-      if (proc.child.exitCode === null) await proc.stop('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
+    }, 180_000);
+  }
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
+import { JaegerIngestTap } from './jaeger-ingest-tap.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts/jaeger.sh');
@@ -44,6 +45,13 @@ export interface JaegerSpan {
   attributes?: { key: string; value: Record<string, unknown> }[];
   events?: { name: string; timeUnixNano?: string; attributes?: { key: string; value: Record<string, unknown> }[] }[];
   status?: { code?: number; message?: string };
+  /** Added by this helper: the attributes of the resource the span is listed under, as a plain object. */
+  resource: Record<string, unknown>;
+}
+
+/** The v3 API's answer: OTLP/JSON resource spans. */
+interface JaegerTraceBody {
+  result?: { resourceSpans?: { resource?: { attributes?: JaegerSpan['attributes'] }; scopeSpans?: { spans?: Omit<JaegerSpan, 'resource'>[] }[] }[] };
 }
 
 export class Jaeger {
@@ -54,11 +62,13 @@ export class Jaeger {
   private constructor(
     readonly ports: JaegerPorts,
     private readonly storage: 'memory' | 'badger',
+    /** With `{ tap: true }`: every copy of every span Jaeger accepted, duplicates included. */
+    readonly tap: JaegerIngestTap | undefined,
   ) {}
 
-  static async create(storage: 'memory' | 'badger' = 'memory'): Promise<Jaeger> {
+  static async create(storage: 'memory' | 'badger' = 'memory', options: { tap?: boolean } = {}): Promise<Jaeger> {
     const ports = { otlpGrpc: await freePort(), otlpHttp: await freePort(), queryHttp: await freePort(), queryGrpc: await freePort() };
-    return new Jaeger(ports, storage);
+    return new Jaeger(ports, storage, options.tap ? await JaegerIngestTap.start() : undefined);
   }
 
   get grpcEndpoint(): string {
@@ -83,7 +93,7 @@ export class Jaeger {
       },
     });
     const configFile = join(this.dir, 'config.yaml');
-    writeFileSync(configFile, config);
+    writeFileSync(configFile, this.tap ? this.tap.addTo(config) : config);
     const child = spawn(jaegerBinary(), ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (b: Buffer): void => {
       this.log = (this.log + b.toString()).slice(-8000);
@@ -123,17 +133,21 @@ export class Jaeger {
 
   async dispose(): Promise<void> {
     await this.stop();
+    await this.tap?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** All spans of a trace through the v3 API (OTLP/JSON); [] when Jaeger does not know it (yet). */
+  /** All spans of a trace through the v3 API (OTLP/JSON), each with its resource's attributes; [] when Jaeger does not know it (yet). */
   async traceSpans(traceId: string): Promise<JaegerSpan[]> {
     const r = await fetch(`http://127.0.0.1:${this.ports.queryHttp}/api/v3/traces/${traceId}`);
     if (r.status === 404) return [];
     if (!r.ok) throw new Error(`jaeger GET /api/v3/traces/${traceId}: ${r.status} ${await r.text()}`);
-    const body = (await r.json()) as { result?: { resourceSpans?: { scopeSpans?: { spans?: JaegerSpan[] }[] }[] } };
+    const body = (await r.json()) as JaegerTraceBody;
     const spans: JaegerSpan[] = [];
-    for (const rs of body.result?.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+    for (const rs of body.result?.resourceSpans ?? []) {
+      const resource = attributeMap(rs.resource?.attributes);
+      for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) spans.push({ ...span, resource });
+    }
     return spans;
   }
 

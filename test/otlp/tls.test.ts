@@ -1,8 +1,7 @@
 // TLS and headers of the otlp / otlphttp exporters against local servers with a throwaway CA-less
-// self-signed certificate for 127.0.0.1 (made with openssl, installed by setup-test-env.sh).
+// self-signed certificate for 127.0.0.1 (made with openssl by certs.ts). Mutual TLS: mtls.test.ts.
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,15 +12,12 @@ import { GRPC_EXPORT_METHODS } from '../../src/exporters/otlp/grpc-exporter.js';
 import { otlpHttpExporterFactory } from '../../src/exporters/otlphttp/factory.js';
 import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { selfSignedCert } from './certs.js';
 import { counterValue, settingsFor } from './harness.js';
 import { sampleTraces } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sonde-tls-'));
-const certFile = join(dir, 'cert.pem');
-const keyFile = join(dir, 'key.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
-const cert = readFileSync(certFile);
-const key = readFileSync(keyFile);
+const { certFile, cert, key } = selfSignedCert(dir);
 const telemetry = new SelfTelemetry({ processMetrics: false });
 const noQueue = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
 const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };

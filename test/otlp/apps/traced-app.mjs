@@ -1,6 +1,7 @@
 // A small Node app instrumented with the official OpenTelemetry SDK (@opentelemetry/sdk-node),
 // exporting OTLP/HTTP protobuf to SONDE_OTLP_URL. It prints the spans it made as JSON on stdout
-// (collected by a span processor of its own), so the test can compare them with what reaches Jaeger.
+// (collected by a span processor of its own), each with its resource's attributes, so the test can
+// compare them with what reaches Jaeger.
 import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -32,6 +33,9 @@ tracer.startActiveSpan('POST /checkout', { kind: SpanKind.SERVER, attributes: { 
 });
 
 await sdk.shutdown();
+// Resource detection may still be settling (host.id is read asynchronously): wait for it, so the
+// resource printed is the one the exporter sent.
+for (const s of finished) await s.resource.waitForAsyncAttributes?.();
 const spans = finished.map((s) => ({
   traceId: s.spanContext().traceId,
   spanId: s.spanContext().spanId,
@@ -42,5 +46,6 @@ const spans = finished.map((s) => ({
   events: s.events.map((e) => ({ name: e.name, attributes: e.attributes ?? {}, time: e.time })),
   status: s.status,
   startTime: s.startTime,
+  resource: s.resource.attributes,
 }));
 process.stdout.write(JSON.stringify(spans));
