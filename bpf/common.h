@@ -76,6 +76,21 @@ static __always_inline void *sonde_reserve(void *ring, __u32 size, __u8 type, __
 	return h;
 }
 
+/*
+ * The current process's name: its thread-group leader's comm, what /proc/<pid>/comm shows.
+ * bpf_get_current_comm() would give the calling thread's name, which threads set for themselves
+ * (Java "http-nio-8080-e", libuv workers): one process would appear, and be filtered, under as many
+ * names as it has threads. Zero-filled to 16 bytes: the name is a hash-map key (comm_filter) and
+ * user space compares it as four words. Needs <bpf/bpf_core_read.h> (CO-RE, any kernel with BTF).
+ */
+static __always_inline void sonde_process_comm(char *comm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	__builtin_memset(comm, 0, 16);
+	bpf_core_read_str(comm, 16, &leader->comm);
+}
+
 static __always_inline void sonde_submit(void *ring, void *record)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;

@@ -4,10 +4,10 @@
  *
  * The state machine comes from the sock:inet_sock_set_state tracepoint. Only transitions that
  * run inside connect() (CLOSE -> SYN_SENT) know the process; SYN_SENT -> ESTABLISHED runs in
- * softirq. So the owner (pid, comm, cgroup) is remembered per socket when the connect starts and
- * read back at the later transitions. Which hook remembers it is the "ladder" chosen by user space
- * (connect_hook): fentry or kprobe on tcp_v{4,6}_connect where the kernel allows, else the
- * CLOSE -> SYN_SENT transition itself. Inbound owners come from accept()/accept4() exits.
+ * softirq. So the owner (pid, process name, cgroup) is remembered per socket when the connect
+ * starts and read back at the later transitions. Which hook remembers it is the "ladder" chosen
+ * by user space (connect_hook): fentry or kprobe on tcp_v{4,6}_connect where the kernel allows,
+ * else the CLOSE -> SYN_SENT transition itself. Inbound owners come from accept()/accept4() exits.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -101,7 +101,7 @@ static __always_inline void owner_from_current(struct sock_info *info)
 	info->pid = id >> 32;
 	info->tid = (__u32)id;
 	info->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	sonde_process_comm(info->comm); /* the process's name, not the thread's */
 	info->has_owner = 1;
 }
 

@@ -36,7 +36,7 @@
 
 /* Filter flags (const volatile filter_flags). */
 #define SONDE_TCP_FILTER_PORT_INCLUDE (1 << 0) /* only ports present in port_filter with value 1 */
-#define SONDE_TCP_FILTER_COMM_INCLUDE (1 << 1) /* only comms present in comm_filter with value 1 */
+#define SONDE_TCP_FILTER_COMM_INCLUDE (1 << 1) /* only process names (leader comm) in comm_filter with value 1 */
 #define SONDE_TCP_FILTER_PID_INCLUDE (1 << 2)  /* only pids present in pid_filter with value 1 */
 #define SONDE_TCP_FILTER_ACTIVE (1 << 3)       /* any filter map has entries (exclusions included) */
 
@@ -62,7 +62,7 @@ struct sonde_tcp_event {
 	__s32 error;                   /*  76 sk_err at the transition */
 	__u8 local_addr[16];           /*  80 IPv4 in the first 4 bytes */
 	__u8 remote_addr[16];          /*  96 */
-	char comm[16];                 /* 112 */
+	char comm[16];                 /* 112 process name: the thread-group leader's comm, zero-filled */
 	__u32 retransmits;             /* 128 CLOSE: tcp_sock.total_retrans */
 	__u32 state;                   /* 132 RETRANSMIT: TCP state */
 };

@@ -1,5 +1,5 @@
 // Folds decoded TCP events into the sonde.tcp.* metrics of docs/conventions.md: cumulative sums
-// and histograms, one resource per process (pid + executable name). Recording allocates only
+// and histograms, one resource per process (pid + process name). Recording allocates only
 // when a new process, address or series appears; collect() builds the OTLP-shaped batch.
 import { hostname } from 'node:os';
 import { processResourceAttributes } from '../process-resource.js';
@@ -29,12 +29,12 @@ export interface TcpAggregatorOptions {
   maxSeries: number;
   /** Called with the metric name each time a point lands in an overflow series. */
   onOverflow?: (metric: TcpMetricName) => void;
-  /** Process names (executable) to drop in user space (kernel filters by comm already). */
+  /** Process names to drop in user space (the kernel's comm_filter has dropped them already). */
   excludeProcesses?: readonly string[];
   includeProcesses?: readonly string[];
   hostName?: string;
   nowUnixNs?: () => bigint;
-  /** Reads the thread-group leader's name; default /proc/<pid>/comm. */
+  /** The process's name when a record carries none; default /proc/<pid>/comm. */
   processName?: (pid: number) => string | undefined;
   processAlive?: (pid: number) => boolean;
 }
@@ -51,7 +51,7 @@ interface ProcessSeries {
   connectionDuration: Map<number, HistPoint>;
   io: Map<number, SumPoint>;
   retransmits: Map<number, SumPoint>;
-  /** The comm's interner id this process is keyed by (-1: not interned). */
+  /** Interner id of the process name this process is keyed by (-1: not interned). */
   commId: number;
   /** Updated since the last collect. */
   dirty: boolean;
@@ -206,13 +206,17 @@ export class TcpAggregator {
     this.seriesCount['sonde.tcp.retransmits'] -= countReal(proc.retransmits);
   }
 
+  // Keyed by pid + the record's comm, which the kernel fills with the process's name (the
+  // thread-group leader's comm, bpf/common.h sonde_process_comm), never a thread's: all threads of
+  // a process share one resource, while a pid reused by another program, or an exec, starts a new one.
   private processFor(ev: TcpEvent): ProcessSeries {
     const commId = this.comms.intern(ev.view, ev.offset + OFF.comm, 4);
     const key = ev.pid * 65536 + (commId < 0 ? 65535 : commId);
     let proc = this.processes.get(key);
     if (proc === undefined) {
       const comm = readComm(ev.view, ev.offset);
-      const exe = (ev.pid !== 0 ? this.processName(ev.pid) : undefined) ?? (comm || 'unknown');
+      // The name in the record is the one the key stands for: /proc only when there is none.
+      const exe = comm || (ev.pid !== 0 ? this.processName(ev.pid) : undefined) || 'unknown';
       const excluded = (this.include !== undefined && !this.include.has(exe) && !this.include.has(comm)) || this.exclude.has(exe) || this.exclude.has(comm);
       const resourceAttrs: Attributes = processResourceAttributes(ev.pid, exe, this.hostName);
       this.comms.retain(commId);
