@@ -18,10 +18,14 @@
  * src/receivers/ebpf/http/event-layout.ts). An exchange the kernel side saw end (its response's
  * status line) and does not report is counted in one of them, never dropped silently:
  *   EXCHANGE  the exchange record did not fit in the ring buffer
- *   UNPAIRED  a response on a captured socket with no request state for its fd: the state was
- *             evicted from http_conns (max_connections too small for the host's connections),
- *             or the request came before Sonde started or was not recognised as one
- * A request that never gets a response is not an exchange and is not counted.
+ *   UNPAIRED  an exchange that cannot be paired: a response on a captured socket with no request
+ *             state for its fd (evicted from http_conns: max_connections too small for the
+ *             host's connections; or the request came before Sonde started); a response right
+ *             after request bytes that were not recognised as a request (a method not listed, a
+ *             first read or write of fewer than 4 bytes); a request pipelined behind a pending
+ *             one, counted when it is seen (its response cannot be told from body bytes)
+ * A request that never gets a response is not an exchange and is not counted (except a
+ * pipelined one, counted when seen).
  */
 #define SONDE_HTTP_SLOT_EXCHANGE 0
 #define SONDE_HTTP_SLOT_UNPAIRED 1
@@ -58,7 +62,7 @@ struct http_event {
 	__u16 req_len;                 /*  92: valid bytes in req */
 	__u16 flags;                   /*  94: HTTP_FLAG_* */
 	char comm[16];                 /*  96: process (thread group leader's) command name */
-	__u8 req[HTTP_REQ_CAP];        /* 112: request head prefix */
+	__u8 req[HTTP_REQ_CAP];        /* 112: request head prefix, up to its blank line (never body bytes) */
 };
 
 /*
