@@ -31,7 +31,13 @@ describe('sonde validate', () => {
     const r = await sonde(['validate', '--config', 'pipeline.config.yaml']);
     expect(r.stderr).not.toMatch(/error:/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/pipelines:/);
+    expect(r.stdout.trimEnd().split('\n')).toEqual([
+      'config: pipeline.config.yaml',
+      'admin endpoint: 127.0.0.1:8888',
+      'pipelines:',
+      '  metrics: [ebpf] -> batch -> [debug, prometheus]',
+      '  traces: [ebpf] -> batch -> [debug]',
+    ]);
   });
 
   it('exits 1 and prints the unknown type, the unknown key and the missing exporter, each with line and column', async () => {
