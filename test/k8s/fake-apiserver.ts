@@ -4,7 +4,10 @@
 // A watch from a resourceVersion older than the server's history gets a 410 Gone ERROR event
 // (as a real API server answers), which forces the client to list again. `stop()` + `start()`
 // on the same port simulate an API server restart: history is lost, resourceVersions continue.
+// With `tls` it serves HTTPS (as a real API server does); every request's Authorization header is
+// logged, and `acceptTokens()` makes it answer 401 to any other bearer token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { freePort } from '../helpers/free-port.js';
 
@@ -48,6 +51,13 @@ export interface RequestLog {
   resourceVersion: string | undefined;
   fieldSelector: string | undefined;
   status: number;
+  /** The Authorization header as received (undefined when absent). */
+  authorization: string | undefined;
+}
+
+export interface FakeApiServerOptions {
+  /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
 }
 
 export class FakeApiServer {
@@ -68,13 +78,30 @@ export class FakeApiServer {
   private rv = 1;
   private watchers = new Set<Watcher>();
   readonly requests: RequestLog[] = [];
+  /** TLS handshakes that failed (e.g. the client did not trust the certificate); HTTPS only. */
+  tlsClientErrors = 0;
+  private accepted: Set<string> | undefined;
   port = 0;
+
+  constructor(private readonly options: FakeApiServerOptions = {}) {}
+
+  get protocol(): 'http' | 'https' {
+    return this.options.tls ? 'https' : 'http';
+  }
+
+  /** Serve only requests carrying `Authorization: Bearer <one of tokens>`; undefined serves all. */
+  acceptTokens(tokens: readonly string[] | undefined): void {
+    this.accepted = tokens ? new Set(tokens) : undefined;
+  }
 
   async start(port = this.port): Promise<number> {
     // A port from this worker's slice, not listen(0): tests stop the server and start it again on
     // the same port, and an ephemeral port freed in between can be taken by anything else.
     if (port === 0) port = await freePort();
-    const server = createServer((req, res) => this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    const tls = this.options.tls;
+    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+    if (tls) server.on('tlsClientError', () => this.tlsClientErrors++);
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -164,9 +191,17 @@ export class FakeApiServer {
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const rv = url.searchParams.get('resourceVersion') ?? undefined;
     const fieldSelector = url.searchParams.get('fieldSelector') ?? undefined;
+    const authorization = req.headers.authorization;
     const log = (status: number): void => {
-      if (resource) this.requests.push({ resource, watch, resourceVersion: rv, fieldSelector, status });
+      if (resource) this.requests.push({ resource, watch, resourceVersion: rv, fieldSelector, status, authorization });
     };
+    if (this.accepted && !this.accepted.has(/^Bearer (.*)$/.exec(authorization ?? '')?.[1] ?? '')) {
+      // What kube-apiserver answers to a missing, expired or unknown token.
+      log(401);
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(status(401, 'Unauthorized', 'Unauthorized')));
+      return;
+    }
     if (!resource || req.method !== 'GET') {
       log(404);
       res.writeHead(404, { 'content-type': 'application/json' });

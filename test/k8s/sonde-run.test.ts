@@ -64,7 +64,7 @@ describe('sonde run with k8sattributes', () => {
         'receivers:',
         '  otlp:',
         '    protocols:',
-        '      grpc: null',
+        '      grpc: { enabled: false }',
         `      http: { endpoint: 127.0.0.1:${otlpPort} }`,
         'processors:',
         '  k8sattributes:',

@@ -30,6 +30,8 @@ export class MetadataClient {
   readonly store: MetadataStore;
   private readonly informers: Array<ResourceInformer<KubernetesObject>> = [];
   private readonly health = new Map<string, boolean>();
+  /** Resources whose list/watch failed since they last worked (the failure was logged). */
+  private readonly failing = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly syncedAll: Promise<void>;
   private syncedFlag = false;
@@ -110,13 +112,16 @@ export class MetadataClient {
     }
 
     const hooks: InformerHooks = {
-      onUp: (resource) => this.setHealth(resource, true),
+      onUp: (resource) => {
+        this.setHealth(resource, true);
+        if (this.failing.delete(resource)) options.logger.info({ processor: id, resource }, 'Kubernetes API list/watch works again');
+      },
       onError: (resource, err) => {
         this.watchErrors.inc({ processor: id, resource });
-        const wasUp = this.health.get(resource) !== false;
         this.setHealth(resource, false);
-        // Log the transition, not every retry.
-        if (wasUp) {
+        // Log the first failure (also one at startup, before anything ever worked), not every retry.
+        if (!this.failing.has(resource)) {
+          this.failing.add(resource);
           options.logger.warn(
             { code: 'SONDE_K8S_API_UNAVAILABLE', processor: id, resource, err: describe(err) },
             'Kubernetes API list/watch failed; retrying, last known metadata stays in use',
