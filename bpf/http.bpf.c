@@ -24,7 +24,8 @@
  * counted in EXCHANGE; in UNPAIRED, a response that finds no request state (evicted from the LRU
  * map, or older than Sonde), a response right after request bytes that were not recognised as a
  * request, and a request pipelined behind a pending one (counted when seen: its response cannot
- * be told from body bytes of the pending one's).
+ * be told from body bytes of the pending one's), and a request still waiting for its response
+ * after pending_timeout_ns when the next request on its fd replaces it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -478,13 +479,18 @@ static __always_inline struct http_conn *start_request(struct conn_key *key, __u
 		 * head that ended (blank line seen) of a request without a body this is the next
 		 * request of a pipelining client: its response cannot be told from body bytes of the
 		 * pending one's, so it is counted now as unpaired. Otherwise it is body bytes that
-		 * look like a request (also after a head cut at HTTP_REQ_CAP: no end was seen). A
-		 * request left without response is not an exchange (nothing to count): replace it. */
-		if (c->pending && now - c->start_ns < pending_timeout_ns) {
-			c->req_seen = 1;
-			if (c->hdr_done == HEAD_ENDED && !c->has_body)
-				sonde_count_lost(SONDE_HTTP_SLOT_UNPAIRED);
-			return 0;
+		 * look like a request (also after a head cut at HTTP_REQ_CAP: no end was seen). */
+		if (c->pending) {
+			if (now - c->start_ns < pending_timeout_ns) {
+				c->req_seen = 1;
+				if (c->hdr_done == HEAD_ENDED && !c->has_body)
+					sonde_count_lost(SONDE_HTTP_SLOT_UNPAIRED);
+				return 0;
+			}
+			/* Waiting longer than pending_timeout: its response is taken as never coming
+			 * (or not recognised). The new request replaces it; the request dropped
+			 * unanswered is counted, not lost silently. */
+			sonde_count_lost(SONDE_HTTP_SLOT_UNPAIRED);
 		}
 	}
 	/* Filter on the server port BEFORE taking a state entry: traffic the user scoped out

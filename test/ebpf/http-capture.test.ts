@@ -36,7 +36,12 @@ interface Sent {
   status: number;
   path: string;
   route: string;
+  /** What curl reported for this request (absent for the raw split client's). */
+  curl?: CurlResult;
 }
+
+/** The semantic-convention buckets of the HTTP duration histograms (docs/metrics-and-spans.md). */
+const SEMCONV_BOUNDS = [0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** The requests each server gets, one curl process per group (one keep-alive connection each). */
 async function drive(port: number, bodyFile: string): Promise<{ sent: Sent[]; traced: CurlResult }> {
@@ -48,7 +53,7 @@ async function drive(port: number, bodyFile: string): Promise<{ sent: Sent[]; tr
     paths.forEach((p, i) => {
       const path = p.split('?')[0]!;
       const route = path.replace(/\/\d+$/, '/{id}');
-      sent.push({ method, status: res[i]!.code, path, route });
+      sent.push({ method, status: res[i]!.code, path, route, curl: res[i]! });
     });
     return res;
   };
@@ -100,6 +105,28 @@ const SPLIT_SENT: Sent[] = [
 ];
 
 const ns = (s: Span) => Number(s.endTimeUnixNano - s.startTimeUnixNano);
+
+/**
+ * A histogram point must be exactly the durations of its spans (ns, both taken from the same two
+ * kernel timestamps): the semantic-convention bounds, upper bounds inclusive, the count, min, max
+ * and sum.
+ */
+function expectPointOfDurations(dp: HistogramDataPoint, durationsNs: number[], what: string): void {
+  expect(dp.explicitBounds, what).toEqual(SEMCONV_BOUNDS);
+  expect(dp.bucketCounts, what).toHaveLength(SEMCONV_BOUNDS.length + 1);
+  expect(dp.bucketCounts.reduce((a, b) => a + b, 0), what).toBe(dp.count);
+  const seconds = durationsNs.map((d) => d / 1e9);
+  const buckets: number[] = new Array<number>(SEMCONV_BOUNDS.length + 1).fill(0);
+  for (const v of seconds) {
+    const i = SEMCONV_BOUNDS.findIndex((b) => v <= b);
+    buckets[i === -1 ? SEMCONV_BOUNDS.length : i]!++;
+  }
+  expect(dp.count, what).toBe(seconds.length);
+  expect(dp.bucketCounts, what).toEqual(buckets);
+  expect(dp.min, what).toBe(Math.min(...seconds));
+  expect(dp.max, what).toBe(Math.max(...seconds));
+  expect(dp.sum, what).toBeCloseTo(seconds.reduce((a, b) => a + b, 0), 9);
+}
 
 describe('HTTP capture (real kernel)', () => {
   const bpf = requireBpf();
@@ -209,16 +236,97 @@ describe('HTTP capture (real kernel)', () => {
           counts[k] = (counts[k] ?? 0) + dp.count;
         }
         expect(counts).toEqual(tally(sent));
+        // each point holds exactly its SERVER spans' durations, in the semantic-convention buckets
+        const serverSpans = allSpans(traces).filter((s) => s.span.kind === SpanKind.SERVER && s.resource['process.pid'] === server.pid).map((s) => s.span);
+        for (const { dp } of points) {
+          const a = dp.attributes;
+          const mine = serverSpans.filter((s) => (['http.request.method', 'http.response.status_code', 'http.route', 'server.port'] as const).every((k) => s.attributes[k] === a[k]));
+          expectPointOfDurations(dp, mine.map(ns), `server ${JSON.stringify(a)}`);
+        }
 
         const client = histogramPoints(metrics.at(-1), 'http.client.request.duration').filter((p) => p.dp.attributes['server.port'] === server.port && p.resource['process.executable.name'] === 'curl');
         const ccounts: Record<string, number> = {};
         for (const { dp } of client) {
+          expect(dp.bucketCounts.reduce((a, b) => a + b, 0)).toBe(dp.count);
           const k = `${dp.attributes['http.request.method']} ${dp.attributes['http.response.status_code']}`;
           ccounts[k] = (ccounts[k] ?? 0) + dp.count;
         }
         const want: Record<string, number> = {};
         for (const s of curlSent) want[`${s.method} ${s.status}`] = (want[`${s.method} ${s.status}`] ?? 0) + 1;
         expect(ccounts).toEqual(want);
+        // every client point to this server (curl's and the raw split client's) holds exactly the
+        // durations of its process's CLIENT spans
+        const allClient = histogramPoints(metrics.at(-1), 'http.client.request.duration').filter((p) => p.dp.attributes['server.port'] === server.port);
+        expect(allClient.reduce((n, p) => n + p.dp.count, 0)).toBe(curlSent.length + SPLIT_SENT.length);
+        for (const { resource, dp } of allClient) {
+          const a = dp.attributes;
+          const mine = allSpans(traces)
+            .filter((s) => s.span.kind === SpanKind.CLIENT && s.resource['process.pid'] === resource['process.pid'])
+            .map((s) => s.span)
+            .filter((s) => (['http.request.method', 'http.response.status_code', 'server.address', 'server.port'] as const).every((k) => s.attributes[k] === a[k]));
+          expectPointOfDurations(dp, mine.map(ns), `client ${String(resource['process.pid'])} ${JSON.stringify(a)}`);
+        }
+      });
+
+      it.runIf(bpf.ok)('every request: 0 < server time <= client span <= curl time_total; peers are the socket ends', () => {
+        const { server, sent } = results.get(name)!;
+        // SERVER spans by connection (the peer port is curl's source port), CLIENT spans by curl
+        // process (one connection each), each in order of start: the k-th request curl made on a
+        // connection is the k-th span on it. The raw split client comes after curl, so a source
+        // port it happens to reuse only adds spans after curl's.
+        const byStart = (a: Span, b: Span) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0);
+        const group = <K,>(spans: Span[], key: (s: Span) => K) => {
+          const m = new Map<K, Span[]>();
+          for (const s of spans) m.set(key(s), [...(m.get(key(s)) ?? []), s]);
+          for (const list of m.values()) list.sort(byStart);
+          return m;
+        };
+        const all = allSpans(traces);
+        const serverByPort = group(
+          all.filter((s) => s.span.kind === SpanKind.SERVER && s.resource['process.pid'] === server.pid).map((s) => s.span),
+          (s) => Number(s.attributes['network.peer.port']),
+        );
+        const clientByPid = new Map<number, Span[]>();
+        for (const pid of new Set(sent.map((s) => s.curl!.pid)))
+          clientByPid.set(pid, all.filter((s) => s.span.kind === SpanKind.CLIENT && s.resource['process.pid'] === pid).map((s) => s.span).sort(byStart));
+        const nextOnPort = new Map<number, number>();
+        const nextOfPid = new Map<number, number>();
+        for (const req of sent) {
+          const c = req.curl!;
+          const what = `${name} ${req.method} ${req.path} (curl ${c.pid}, port ${c.localPort})`;
+          const k = nextOnPort.get(c.localPort) ?? 0;
+          nextOnPort.set(c.localPort, k + 1);
+          const j = nextOfPid.get(c.pid) ?? 0;
+          nextOfPid.set(c.pid, j + 1);
+          const srv = serverByPort.get(c.localPort)?.[k];
+          const cli = clientByPid.get(c.pid)?.[j];
+          expect(srv, what).toBeDefined();
+          expect(cli, what).toBeDefined();
+          // the same request on both ends
+          for (const span of [srv!, cli!]) {
+            expect(span.attributes['url.path'], what).toBe(req.path);
+            expect(span.attributes['http.request.method'], what).toBe(req.method);
+            expect(span.attributes['http.response.status_code'], what).toBe(req.status);
+          }
+          // the peer of each end is the other end of the socket
+          expect(c.localIp, what).toBe('127.0.0.1');
+          expect(srv!.attributes['network.peer.address'], what).toBe(c.localIp);
+          expect(srv!.attributes['network.peer.port'], what).toBe(c.localPort);
+          expect(srv!.attributes['client.address'], what).toBe(c.localIp);
+          expect(cli!.attributes['network.peer.address'], what).toBe('127.0.0.1');
+          expect(cli!.attributes['network.peer.port'], what).toBe(server.port);
+          expect(cli!.attributes['server.port'], what).toBe(server.port);
+          // durations: the server's exchange lies inside the client's, which lies inside curl's
+          // own measure (time_total is printed in whole microseconds: allow that rounding)
+          expect(ns(srv!), what).toBeGreaterThan(0);
+          expect(ns(srv!), what).toBeLessThanOrEqual(ns(cli!));
+          expect(ns(cli!), what).toBeLessThanOrEqual(Math.round(c.seconds * 1e9) + 1000);
+        }
+        // every CLIENT span of curl was paired (none left over), and each connection's SERVER
+        // spans from curl were all paired
+        for (const [pid, list] of clientByPid) expect(list.length, `curl ${pid}`).toBe(nextOfPid.get(pid));
+        // keep-alive: curl reused its connection (fewer connections than requests in each group of several)
+        for (const [pid, n] of nextOfPid) if (n > 1) expect(new Set(sent.filter((s) => s.curl!.pid === pid).map((s) => s.curl!.localPort)).size, `curl ${pid}`).toBeLessThan(n);
       });
 
       it.runIf(bpf.ok)('a traceparent puts both spans in the caller trace; server time fits in the client time', () => {

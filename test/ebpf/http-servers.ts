@@ -75,15 +75,29 @@ export async function startNodeServer(host = '127.0.0.1'): Promise<RunningServer
   return { name: 'node', port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-export async function startPythonServer(): Promise<RunningServer> {
-  const script = fileURLToPath(new URL('./fixtures/http-python-server.py', import.meta.url));
-  // Run the interpreter itself (not a pyenv shim) so the pid is the server's.
-  const python = await new Promise<string>((resolve) =>
+/** The interpreter itself (not a pyenv shim), so that a child's pid is the server's. */
+function pythonExecutable(): Promise<string> {
+  return new Promise<string>((resolve) =>
     execFile('python3', ['-c', 'import sys; print(sys.executable)'], (e, out) => resolve(e ? 'python3' : out.trim())),
   );
-  const child = spawn(python, ['-u', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function startPythonServer(): Promise<RunningServer> {
+  const script = fileURLToPath(new URL('./fixtures/http-python-server.py', import.meta.url));
+  const child = spawn(await pythonExecutable(), ['-u', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await portFromStdout(child, 'python server');
   return { name: 'python', port, pid: child.pid!, stop: () => stopChild(child, 'SIGINT') };
+}
+
+/**
+ * A raw HTTP/1.1 server (fixtures/http-hanging-server.py) that never answers requests whose path
+ * starts with /hang, and answers the next request on the same connection as usual.
+ */
+export async function startHangingServer(): Promise<RunningServer> {
+  const script = fileURLToPath(new URL('./fixtures/http-hanging-server.py', import.meta.url));
+  const child = spawn(await pythonExecutable(), ['-u', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await portFromStdout(child, 'hanging server');
+  return { name: 'hanging', port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 export async function startNginx(): Promise<RunningServer> {
@@ -136,25 +150,30 @@ http {
 export interface CurlResult {
   code: number;
   seconds: number;
+  /** curl's own end of the connection that carried this request (its source address and port). */
+  localIp: string;
+  localPort: number;
+  /** The curl process (the `process.pid` of its CLIENT spans). */
+  pid: number;
 }
 
 /**
  * One curl process, several URLs on one command line: curl reuses the connection (keep-alive).
- * Returns the status and time_total of each request, in order.
+ * Returns the status, time_total and local end of each request, in order.
  */
 export function curl(args: string[], urls: string[]): Promise<CurlResult[]> {
   return new Promise((resolve, reject) => {
     const full = ['-sS', '--http1.1', '--max-time', '20'];
-    for (const u of urls) full.push('-o', '/dev/null', '-w', '%{http_code} %{time_total}\\n', u);
-    execFile('curl', [...args, ...full], { maxBuffer: 1 << 20 }, (e, out, err) => {
+    for (const u of urls) full.push('-o', '/dev/null', '-w', '%{http_code} %{time_total} %{local_ip} %{local_port}\\n', u);
+    const child = execFile('curl', [...args, ...full], { maxBuffer: 1 << 20 }, (e, out, err) => {
       if (e) return reject(new Error(`curl failed: ${err || e.message}`));
       resolve(
         out
           .trim()
           .split('\n')
           .map((l) => {
-            const [c, s] = l.split(' ');
-            return { code: Number(c), seconds: Number(s) };
+            const [c, s, ip, port] = l.split(' ');
+            return { code: Number(c), seconds: Number(s), localIp: ip ?? '', localPort: Number(port), pid: child.pid! };
           }),
       );
     });

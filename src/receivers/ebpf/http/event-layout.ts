@@ -56,7 +56,7 @@ export const HTTP_LOST_SLOT_EXCHANGE = 0;
  */
 export const HTTP_LOST_SLOTS = [
   HTTP_PROGRAM, // the record did not fit in the ring buffer
-  'http_unpaired', // an exchange that cannot be paired: state evicted, request before start or not recognised, or pipelined
+  'http_unpaired', // an exchange that cannot be paired: state evicted, request before start or not recognised, pipelined, or replaced unanswered after pending_timeout
 ] as const;
 /** The `program` label of sonde_ebpf_events_lost_total for records user space refused to decode. */
 export const HTTP_DECODER_LABEL = `${HTTP_PROGRAM}_decoder`;
