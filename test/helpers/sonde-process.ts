@@ -13,9 +13,18 @@ export interface SondeProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | string; ms: number }>;
 }
 
+export interface StartOptions {
+  /**
+   * A command to run Sonde under (e.g. `unshare ... -- sh -c SCRIPT sh`); `node bin/sonde ARGS` is
+   * appended to it. It should exec into them, so that the child's pid (signals, stop()) is Sonde's.
+   */
+  wrapper?: string[];
+}
+
 /** Runs bin/sonde with arguments; output is collected for assertions. */
-export function startSonde(args: string[], env: NodeJS.ProcessEnv = {}): SondeProcess {
-  const child = spawn(process.execPath, [SONDE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startSonde(args: string[], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): SondeProcess {
+  const [command, ...argv] = [...(options.wrapper ?? []), process.execPath, SONDE_BIN, ...args];
+  const child = spawn(command!, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -4,11 +4,11 @@
 // `..data` pointing at it, `token` -> `..data/token`). Rotating the token does what the kubelet's
 // atomic writer does: a new directory, then an atomic rename of the `..data` link, then the old
 // directory removed. Needs root and util-linux (unshare, nsenter).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SONDE_BIN, type SondeProcess } from '../helpers/sonde-process.js';
+import { startSonde, type SondeProcess } from '../helpers/sonde-process.js';
 
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -72,15 +72,8 @@ export function startSondeInPod(args: string[], files: ServiceAccountFiles, env:
   for (const d of [staged, work]) mkdirSync(d);
   stage(staged, files);
   // unshare and sh exec: the child's pid is Sonde's, so signals and nsenter reach it directly.
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', SETUP, 'sh', process.execPath, SONDE_BIN, ...args], {
-    env: { ...process.env, ...env, STAGE: staged, WORK: work },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const proc = startSonde(args, { ...env, STAGE: staged, WORK: work }, { wrapper: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', SETUP, 'sh'] });
+  const child = proc.child;
   let rotations = 1;
   const inNamespace = (script: string, extraEnv: NodeJS.ProcessEnv = {}): string => {
     const r = spawnSync('nsenter', ['--target', String(child.pid), '--mount', '--', 'sh', '-c', script], {
@@ -91,16 +84,7 @@ export function startSondeInPod(args: string[], files: ServiceAccountFiles, env:
     return r.stdout;
   };
   return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      const t0 = Date.now();
-      child.kill(signal);
-      const code = await exited;
-      return { code, ms: Date.now() - t0 };
-    },
+    ...proc,
     rotateToken(token: string) {
       const next = join(root, `stage-${++rotations}`);
       mkdirSync(next);

@@ -5,17 +5,17 @@
 // server certificate from another CA refused without a crash), a kubelet-style token rotation
 // used on the next re-list and watch, and pod metadata on the exported data.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
 import { promValue, waitForOk } from '../helpers/sonde-process.js';
 import { makePki, type TestPki } from '../otlp/certs.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newUid, pod, replicaSet } from './fixtures.js';
 import { startSondeInPod, type InClusterSonde } from './in-cluster-sonde.js';
+import { writeK8sRunConfig } from './sonde-config.js';
 
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const canRun = process.getuid?.() === 0 && ['unshare', 'nsenter', 'mount', 'openssl'].every(onPath);
@@ -73,29 +73,9 @@ describe.runIf(canRun)('k8sattributes with auth_type serviceAccount (in-cluster)
   }
 
   async function runInPod(name: string, api: FakeApiServer, token: string, caCrt: Buffer): Promise<Run> {
-    const [adminPort, otlpPort] = [await freePort(), await freePort()];
     const out = join(dir, `${name}.jsonl`);
     const config = join(dir, `${name}.yaml`);
-    writeFileSync(
-      config,
-      [
-        'receivers:',
-        '  otlp:',
-        '    protocols:',
-        '      grpc: { enabled: false }',
-        `      http: { endpoint: 127.0.0.1:${otlpPort} }`,
-        'processors:',
-        '  k8sattributes:',
-        '    auth_type: serviceAccount',
-        'exporters:',
-        `  file: { path: ${out} }`,
-        'service:',
-        `  telemetry: { metrics: { address: 127.0.0.1:${adminPort} } }`,
-        '  pipelines:',
-        '    metrics: { receivers: [otlp], processors: [k8sattributes], exporters: [file] }',
-        '',
-      ].join('\n'),
-    );
+    const { admin: adminPort, otlpHttp: otlpPort } = await writeK8sRunConfig(config, { authType: 'serviceAccount', exporter: 'file', exporterSettings: `{ path: ${out} }` });
     const proc = startSondeInPod(['run', '--config', config], { token, caCrt }, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port), K8S_NODE_NAME: 'node-a' });
     procs.push(proc);
     await waitForOk(`http://127.0.0.1:${adminPort}/readyz`, proc);

@@ -8,10 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { SondeError } from '../../src/errors/index.js';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/processors/k8sattributes/kube-config.js';
-import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
 import { startSonde } from '../helpers/sonde-process.js';
 import { writeKubeconfig } from './fixtures.js';
+import { writeK8sRunConfig } from './sonde-config.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sonde-kube-config-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -224,26 +224,7 @@ describe('sonde run with unusable Kubernetes credentials', () => {
   it('exits 1 and prints SONDE_K8S_AUTH with its hint', async () => {
     const dir = freshDir();
     const config = join(dir, 'sonde.yaml');
-    const [adminPort, otlpPort] = [await freePort(), await freePort()];
-    writeFileSync(
-      config,
-      [
-        'receivers:',
-        '  otlp:',
-        '    protocols:',
-        '      grpc: { enabled: false }',
-        `      http: { endpoint: 127.0.0.1:${otlpPort} }`,
-        'processors:',
-        '  k8sattributes: {}',
-        'exporters:',
-        '  debug: {}',
-        'service:',
-        `  telemetry: { metrics: { address: 127.0.0.1:${adminPort} } }`,
-        '  pipelines:',
-        '    metrics: { receivers: [otlp], processors: [k8sattributes], exporters: [debug] }',
-        '',
-      ].join('\n'),
-    );
+    await writeK8sRunConfig(config, { exporter: 'debug', exporterSettings: '{}' });
     // auth_type serviceAccount (the default) outside a pod; empty values override a CI pod's own.
     const proc = startSonde(['run', '--config', config], { KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' });
     let code: number | string | undefined;

@@ -1,14 +1,14 @@
 // `sonde run` with k8sattributes against the fake API server: OTLP data in, enriched OTLP/JSON
 // out, and an API server outage visible on the admin endpoint's /metrics while data keeps flowing
 // with the last known metadata.
-import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newUid, pod, replicaSet, service, writeKubeconfig } from './fixtures.js';
+import { writeK8sRunConfig } from './sonde-config.js';
 
 type OtlpAttr = { key: string; value: Record<string, unknown> };
 const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> => Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
@@ -55,29 +55,9 @@ describe('sonde run with k8sattributes', () => {
     api.create('replicasets', replicaSet('shop', 'frontend', '6f7d8c9b5a'));
     api.create('pods', pod({ name: 'frontend-6f7d8c9b5a-p9x7m', namespace: 'shop', uid, ip: '10.1.40.1', owner: { kind: 'ReplicaSet', name: 'frontend-6f7d8c9b5a', uid: newUid() } }));
     api.create('services', service('shop', 'payments', '10.96.40.2'));
-    const [adminPort, otlpPort] = [await freePort(), await freePort()];
     const out = join(dir, 'out.jsonl');
     const config = join(dir, 'sonde.yaml');
-    writeFileSync(
-      config,
-      [
-        'receivers:',
-        '  otlp:',
-        '    protocols:',
-        '      grpc: { enabled: false }',
-        `      http: { endpoint: 127.0.0.1:${otlpPort} }`,
-        'processors:',
-        '  k8sattributes:',
-        '    auth_type: kubeConfig',
-        'exporters:',
-        `  file: { path: ${out} }`,
-        'service:',
-        `  telemetry: { metrics: { address: 127.0.0.1:${adminPort} } }`,
-        '  pipelines:',
-        '    metrics: { receivers: [otlp], processors: [k8sattributes], exporters: [file] }',
-        '',
-      ].join('\n'),
-    );
+    const { admin: adminPort, otlpHttp: otlpPort } = await writeK8sRunConfig(config, { authType: 'kubeConfig', exporter: 'file', exporterSettings: `{ path: ${out} }` });
     proc = startSonde(['run', '--config', config], { KUBECONFIG: writeKubeconfig(api.port), K8S_NODE_NAME: 'node-a' });
     await waitForOk(`http://127.0.0.1:${adminPort}/readyz`, proc);
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();

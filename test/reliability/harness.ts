@@ -1,11 +1,13 @@
-// Shared pieces of the end-to-end reliability tests: a config writer, an OTLP/HTTP client that
-// sends numbered spans to Sonde's receiver, and memory sampling of the Sonde process.
+// Shared pieces of the end-to-end reliability tests: the `sonde run` config (OTLP receiver in, one
+// traces pipeline out) and its writer, an OTLP/HTTP client that sends numbered spans to Sonde's
+// receiver, and memory sampling of the Sonde process.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { freePort } from '../helpers/free-port.js';
 import { waitUntil } from '../helpers/poll.js';
 import { spanBatch } from './fixtures.js';
 
@@ -15,14 +17,60 @@ export interface Ports {
   admin: number;
 }
 
+/** Three ports from this worker's slice, taken in this order: OTLP/HTTP, OTLP/gRPC, admin. */
+export async function newPorts(): Promise<Ports> {
+  return { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
+}
+
+/** What differs between the tests' configs: the traces pipeline after the OTLP receiver. */
+export interface TracesPipeline {
+  /** Processors in pipeline order, each with its settings as a YAML flow mapping. */
+  processors?: Record<string, string>;
+  /** The one exporter's key (`otlphttp`, `otlp/jaeger`) and its settings, one `key: value` line each. */
+  exporter: string;
+  exporterSettings: string[];
+  logLevel: 'info' | 'warn' | 'error';
+}
+
+/**
+ * A `sonde run` config: the OTLP receiver on ports.otlpGrpc / ports.otlpHttp, the admin endpoint
+ * on ports.admin, and one traces pipeline `otlp -> processors -> exporter`.
+ */
+export function tracesConfigYaml(ports: Ports, p: TracesPipeline): string {
+  const processors = Object.entries(p.processors ?? {});
+  const chain = processors.length > 0 ? `processors: [${processors.map(([key]) => key).join(', ')}], ` : '';
+  return [
+    'receivers:',
+    '  otlp:',
+    '    protocols:',
+    `      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }`,
+    `      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }`,
+    ...(processors.length > 0 ? ['processors:', ...processors.map(([key, settings]) => `  ${key}: ${settings}`)] : []),
+    'exporters:',
+    `  ${p.exporter}:`,
+    ...p.exporterSettings.map((line) => `    ${line}`),
+    'service:',
+    `  telemetry: { logs: { level: ${p.logLevel} }, metrics: { address: 127.0.0.1:${ports.admin} } }`,
+    '  pipelines:',
+    `    traces: { receivers: [otlp], ${chain}exporters: [${p.exporter}] }`,
+    '',
+  ].join('\n');
+}
+
 export function writeConfig(dir: string, yaml: string): string {
   const file = join(dir, 'sonde.yaml');
   writeFileSync(file, yaml);
   return file;
 }
 
-export async function startAndWait(configFile: string, ports: Ports): Promise<SondeProcess> {
-  const proc = startSonde(['run', '--config', configFile]);
+/** Writes a tracesConfigYaml with fresh ports to `dir`/sonde.yaml; returns the file and the ports. */
+export async function writeTracesConfig(dir: string, p: TracesPipeline): Promise<{ file: string; ports: Ports }> {
+  const ports = await newPorts();
+  return { file: writeConfig(dir, tracesConfigYaml(ports, p)), ports };
+}
+
+export async function startAndWait(configFile: string, ports: Ports, extraArgs: string[] = []): Promise<SondeProcess> {
+  const proc = startSonde(['run', '--config', configFile, ...extraArgs]);
   await waitForOk(`http://127.0.0.1:${ports.admin}/readyz`, proc, 30_000);
   return proc;
 }

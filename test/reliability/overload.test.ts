@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
 import type { SondeProcess } from '../helpers/sonde-process.js';
-import { metrics, residentBytes, runLoad, sampleRss, startAndWait, value, writeConfig, type Ports } from './harness.js';
+import { metrics, residentBytes, runLoad, sampleRss, startAndWait, value, writeTracesConfig } from './harness.js';
 import { waitUntil } from '../helpers/poll.js';
 import { OtlpSink } from './otlp-sink.js';
 
@@ -39,29 +38,20 @@ describe('overload: a slow backend and ten times its capacity', () => {
     async () => {
       sink.delayMs = SINK_DELAY_MS;
       await sink.start();
-      const ports: Ports = { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
-      const config = writeConfig(
-        dir,
-        `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-processors:
-  memory_limiter: { check_interval: 100ms, limit_mib: ${HARD_MIB}, spike_limit_mib: ${SPIKE_MIB}, min_gc_interval_when_soft_limited: 1s, min_gc_interval_when_hard_limited: 0 }
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${sink.port}
-    compression: none
-    timeout: 10s
-    retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0 }
-    sending_queue: { enabled: true, queue_size: 1000, num_consumers: ${CONSUMERS}, when_full: block }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], processors: [memory_limiter], exporters: [otlphttp] }
-`,
-      );
+      const { file: config, ports } = await writeTracesConfig(dir, {
+        processors: {
+          memory_limiter: `{ check_interval: 100ms, limit_mib: ${HARD_MIB}, spike_limit_mib: ${SPIKE_MIB}, min_gc_interval_when_soft_limited: 1s, min_gc_interval_when_hard_limited: 0 }`,
+        },
+        exporter: 'otlphttp',
+        exporterSettings: [
+          `endpoint: http://127.0.0.1:${sink.port}`,
+          'compression: none',
+          'timeout: 10s',
+          'retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0 }',
+          `sending_queue: { enabled: true, queue_size: 1000, num_consumers: ${CONSUMERS}, when_full: block }`,
+        ],
+        logLevel: 'warn',
+      });
       sonde = await startAndWait(config, ports);
       const rss = sampleRss(sonde.child.pid!, 50);
       const startRss = residentBytes(sonde.child.pid!);
@@ -132,26 +122,16 @@ service:
       const sinkB = new OtlpSink();
       sinkB.delayMs = SINK_DELAY_MS;
       await sinkB.start();
-      const ports: Ports = { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
-      const config = writeConfig(
-        dir,
-        `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${sinkB.port}
-    compression: none
-    retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0 }
-    sending_queue: { enabled: true, queue_size: 20, num_consumers: ${CONSUMERS}, when_full: drop_newest }
-service:
-  telemetry: { logs: { level: error }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], exporters: [otlphttp] }
-`,
-      );
+      const { file: config, ports } = await writeTracesConfig(dir, {
+        exporter: 'otlphttp',
+        exporterSettings: [
+          `endpoint: http://127.0.0.1:${sinkB.port}`,
+          'compression: none',
+          'retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0 }',
+          `sending_queue: { enabled: true, queue_size: 20, num_consumers: ${CONSUMERS}, when_full: drop_newest }`,
+        ],
+        logLevel: 'error',
+      });
       const proc = await startAndWait(config, ports);
       try {
         const seconds = 8;

@@ -7,36 +7,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
 import type { SondeProcess } from '../helpers/sonde-process.js';
 import { spanIdOf } from './fixtures.js';
-import { exportUntilAccepted, metrics, startAndWait, value, writeConfig, type Ports } from './harness.js';
+import { exportUntilAccepted, metrics, startAndWait, value, writeTracesConfig, type TracesPipeline } from './harness.js';
 import { waitUntil } from '../helpers/poll.js';
 import { OtlpSink } from './otlp-sink.js';
 
 const SPANS_PER_REQUEST = 50;
 
-function configYaml(ports: Ports, sinkPort: number, storageDir: string): string {
-  return `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${sinkPort}
-    timeout: 2s
-    retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0 }
-    sending_queue: { enabled: true, queue_size: 5000, num_consumers: 4, when_full: block, storage_dir: ${storageDir}, max_size: 64MiB }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], exporters: [otlphttp] }
-`;
-}
-
-async function newPorts(): Promise<Ports> {
-  return { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
+function pipeline(sinkPort: number, storageDir: string): TracesPipeline {
+  return {
+    exporter: 'otlphttp',
+    exporterSettings: [
+      `endpoint: http://127.0.0.1:${sinkPort}`,
+      'timeout: 2s',
+      'retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0 }',
+      `sending_queue: { enabled: true, queue_size: 5000, num_consumers: 4, when_full: block, storage_dir: ${storageDir}, max_size: 64MiB }`,
+    ],
+    logLevel: 'warn',
+  };
 }
 
 describe('persistent queue, end to end', () => {
@@ -57,8 +46,7 @@ describe('persistent queue, end to end', () => {
       const sink = new OtlpSink();
       sinks.push(sink);
       await sink.start();
-      const ports = await newPorts();
-      const config = writeConfig(dir, configYaml(ports, sink.port, join(dir, 'queue')));
+      const { file: config, ports } = await writeTracesConfig(dir, pipeline(sink.port, join(dir, 'queue')));
       let sonde = await startAndWait(config, ports);
       procs.push(sonde);
 
@@ -150,8 +138,7 @@ describe('persistent queue, end to end', () => {
       await sink.start();
       const sinkPort = sink.port;
       await sink.stop(); // the backend is down for the whole first run
-      const ports = await newPorts();
-      const config = writeConfig(dir, configYaml(ports, sinkPort, join(dir, 'queue')));
+      const { file: config, ports } = await writeTracesConfig(dir, pipeline(sinkPort, join(dir, 'queue')));
       let sonde = await startAndWait(config, ports);
       procs.push(sonde);
       for (let i = 0; i < 10; i++) await exportUntilAccepted(ports, i * SPANS_PER_REQUEST, SPANS_PER_REQUEST);

@@ -7,11 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
 import type { SondeProcess } from '../helpers/sonde-process.js';
 import { Jaeger, jaegerAvailable } from '../otlp/jaeger.js';
-import { exportUntilAccepted, metrics, startAndWait, value, writeConfig, type Ports } from './harness.js';
+import { exportUntilAccepted, metrics, startAndWait, value, writeTracesConfig } from './harness.js';
 import { spanIdOf, TRACE_ID } from './fixtures.js';
 
 const SPANS_PER_REQUEST = 10;
@@ -30,26 +29,16 @@ describe.skipIf(!jaegerAvailable())('persistent queue with a real backend (Jaege
   it('every span reaches Jaeger at least once across Jaeger restarts and a SIGKILL of Sonde; duplicates counted', async () => {
     jaeger = await Jaeger.create('badger');
     await jaeger.start();
-    const ports: Ports = { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
-    const config = writeConfig(
-      dir,
-      `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-exporters:
-  otlp/jaeger:
-    endpoint: ${jaeger.grpcEndpoint}
-    tls: { insecure: true }
-    retry_on_failure: { enabled: true, initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 0 }
-    sending_queue: { enabled: true, storage_dir: ${join(dir, 'queue')} }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], exporters: [otlp/jaeger] }
-`,
-    );
+    const { file: config, ports } = await writeTracesConfig(dir, {
+      exporter: 'otlp/jaeger',
+      exporterSettings: [
+        `endpoint: ${jaeger.grpcEndpoint}`,
+        'tls: { insecure: true }',
+        'retry_on_failure: { enabled: true, initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 0 }',
+        `sending_queue: { enabled: true, storage_dir: ${join(dir, 'queue')} }`,
+      ],
+      logLevel: 'warn',
+    });
     let sonde = await startAndWait(config, ports);
     procs.push(sonde);
     let next = 0;

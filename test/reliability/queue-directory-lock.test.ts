@@ -11,10 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SondeError } from '../../src/errors/index.js';
 import { LOCK_FILE } from '../../src/exporters/exporterhelper/persistent-queue/directory-lock.js';
 import { PersistentQueueStore, queueDirectory } from '../../src/exporters/exporterhelper/persistent-queue-store.js';
-import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
 import { startSonde, type SondeProcess } from '../helpers/sonde-process.js';
-import { startAndWait, writeConfig, type Ports } from './harness.js';
+import { startAndWait, writeTracesConfig, type Ports } from './harness.js';
 import { spanBatch } from './fixtures.js';
 
 const silent = { warn: () => undefined, info: () => undefined, error: () => undefined };
@@ -174,28 +173,12 @@ describe('persistent queue directory lock (one process per directory)', () => {
   it('a second `sonde run` on the same storage_dir exits with SONDE_QUEUE_STORAGE_FAILED naming the first; after SIGKILL of the first, a new one starts', async () => {
     const dir = tempDir();
     const storage = join(dir, 'queue');
-    const config = async (): Promise<{ file: string; ports: Ports }> => {
-      const ports: Ports = { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
-      const sub = mkdtempSync(join(dir, 'cfg-'));
-      const file = writeConfig(
-        sub,
-        `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:1
-    sending_queue: { enabled: true, storage_dir: ${storage} }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], exporters: [otlphttp] }
-`,
-      );
-      return { file, ports };
-    };
+    const config = (): Promise<{ file: string; ports: Ports }> =>
+      writeTracesConfig(mkdtempSync(join(dir, 'cfg-')), {
+        exporter: 'otlphttp',
+        exporterSettings: ['endpoint: http://127.0.0.1:1', `sending_queue: { enabled: true, storage_dir: ${storage} }`],
+        logLevel: 'warn',
+      });
     const a = await config();
     const first = await startAndWait(a.file, a.ports);
     sondes.push(first);

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
-import { startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
-import { exportUntilAccepted, metrics, value, writeConfig, type Ports } from './harness.js';
+import type { SondeProcess } from '../helpers/sonde-process.js';
+import { exportUntilAccepted, metrics, startAndWait, value, writeTracesConfig, type Ports } from './harness.js';
 import { spanIdOf } from './fixtures.js';
 import { OtlpSink } from './otlp-sink.js';
 
@@ -16,27 +16,16 @@ const BATCHES = 3;
 const SPANS = 5;
 
 async function startWithDeadBackend(dir: string, backendPort: number, shutdownTimeout: string): Promise<{ sonde: SondeProcess; ports: Ports }> {
-  const ports: Ports = { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
-  const config = writeConfig(
-    dir,
-    `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${ports.otlpGrpc} }
-      http: { endpoint: 127.0.0.1:${ports.otlpHttp} }
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${backendPort}
-    compression: none
-    retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 0 }
-service:
-  telemetry: { logs: { level: info }, metrics: { address: 127.0.0.1:${ports.admin} } }
-  pipelines:
-    traces: { receivers: [otlp], exporters: [otlphttp] }
-`,
-  );
-  const sonde = startSonde(['run', '--config', config, '--shutdown-timeout', shutdownTimeout]);
-  await waitForOk(`http://127.0.0.1:${ports.admin}/readyz`, sonde, 30_000);
+  const { file: config, ports } = await writeTracesConfig(dir, {
+    exporter: 'otlphttp',
+    exporterSettings: [
+      `endpoint: http://127.0.0.1:${backendPort}`,
+      'compression: none',
+      'retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 0 }',
+    ],
+    logLevel: 'info',
+  });
+  const sonde = await startAndWait(config, ports, ['--shutdown-timeout', shutdownTimeout]);
   for (let b = 0; b < BATCHES; b++) await exportUntilAccepted(ports, b * SPANS, SPANS);
   expect(value(await metrics(ports), 'sonde_receiver_accepted_items_total', { receiver: 'otlp' })).toBe(BATCHES * SPANS);
   return { sonde, ports };
