@@ -387,8 +387,16 @@ static __always_inline int on_retransmit(struct sock *sk, int state)
 {
 	__u64 key = (__u64)sk;
 	struct sock_info *info = bpf_map_lookup_elem(&tcp_socks, &key);
-	if ((filter_flags & SONDE_TCP_FILTER_ACTIVE) && !(info && info->has_owner))
-		return 0; /* unknown owner: a filter cannot vouch for it */
+	if (filter_flags & SONDE_TCP_FILTER_ACTIVE) {
+		if (!(info && info->has_owner))
+			return 0; /* unknown owner: a filter cannot vouch for it */
+		/* The same rules as the connect and accept events, before any ring space is taken. */
+		__u16 server_port = info->direction == SONDE_TCP_DIR_INBOUND
+			? BPF_CORE_READ(sk, __sk_common.skc_num)
+			: bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (!allowed(info, server_port))
+			return 0;
+	}
 	struct sonde_tcp_event *e = reserve_tcp(SONDE_EVENT_TCP_RETRANSMIT, SONDE_TCP_SLOT_RETRANSMIT);
 	if (!e)
 		return 0;

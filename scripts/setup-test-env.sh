@@ -16,10 +16,10 @@ fi
 # One list for every area, so `apt-get update` runs at most once:
 #   eBPF build and tests: clang llvm libbpf-dev bpftool libbpf1 bpftrace
 #   backends and load: nginx-light prometheus wrk curl python3; TLS test certificates: openssl
-#   namespaces, capabilities: iproute2 libcap2-bin util-linux
+#   namespaces, capabilities: iproute2 libcap2-bin util-linux; packet loss in a test's netns: nftables
 #   deployment tests: systemd systemd-container (systemd-analyze, nspawn)
 PKGS=(clang llvm libbpf-dev bpftool libbpf1 bpftrace nginx-light prometheus wrk curl python3 openssl
-  iproute2 libcap2-bin util-linux systemd systemd-container)
+  iproute2 libcap2-bin util-linux nftables systemd systemd-container)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

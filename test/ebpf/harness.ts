@@ -65,11 +65,12 @@ export function histogramsOf(rm: ResourceMetrics | undefined, name: string, want
   return out;
 }
 
-// The child: makes `ok` connects that send `send` bytes and read `expect` bytes each, then
-// `refused` connects to a closed port; `concurrency` at a time. Prints a JSON summary.
+// The child: makes `ok` connects to each listening port (a comma-separated list) that send `send`
+// bytes and read `expect` bytes each, then `refused` connects to a closed port; `concurrency` at a
+// time. Prints a JSON summary (ok: successful connects over all ports).
 const CHILD = `
 import net from 'node:net';
-const [host, okPort, closedPort, ok, refused, send, expect, concurrency] = process.argv.slice(2);
+const [host, okPorts, closedPort, ok, refused, send, expect, concurrency] = process.argv.slice(2);
 const payload = Buffer.alloc(Number(send), 120);
 let okDone = 0, refusedDone = 0, errors = 0;
 function one(port, wantData) {
@@ -90,7 +91,7 @@ async function run(n, port, wantData) {
   await Promise.all(workers);
 }
 const t0 = Date.now();
-await run(Number(ok), okPort, true);
+for (const okPort of okPorts.split(',')) await run(Number(ok), okPort, true);
 await run(Number(refused), closedPort, false);
 process.stdout.write(JSON.stringify({ pid: process.pid, ok: okDone, refused: refusedDone, errors, wallMs: Date.now() - t0 }));
 `;
@@ -107,21 +108,26 @@ export interface ChildResult {
 
 export function runConnectChild(args: {
   host: string;
-  okPort: number;
+  /** The listening port, or several: `ok` connects go to each in turn. */
+  okPort: number | readonly number[];
   closedPort: number;
   ok: number;
   refused: number;
   send: number;
   expect: number;
   concurrency?: number;
+  /** A command the child runs under, e.g. ['ip', 'netns', 'exec', NAME] (it must exec, keeping the pid). */
+  prefix?: readonly string[];
 }): Promise<ChildResult> {
   if (!childPath) {
     childPath = join(mkdtempSync(join(tmpdir(), 'sonde-ebpf-')), 'connect-child.mjs');
     writeFileSync(childPath, CHILD);
   }
-  const argv = [childPath, args.host, String(args.okPort), String(args.closedPort), String(args.ok), String(args.refused), String(args.send), String(args.expect), String(args.concurrency ?? 8)];
+  const okPorts = typeof args.okPort === 'number' ? [args.okPort] : args.okPort;
+  const argv = [childPath, args.host, okPorts.join(','), String(args.closedPort), String(args.ok), String(args.refused), String(args.send), String(args.expect), String(args.concurrency ?? 8)];
+  const [command, ...prefixArgs] = [...(args.prefix ?? []), process.execPath];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command!, [...prefixArgs, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);

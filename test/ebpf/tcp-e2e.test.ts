@@ -10,51 +10,19 @@ import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { runConnectChild, type ChildResult } from './harness.js';
-
-interface OtlpKv {
-  key: string;
-  value: Record<string, unknown>;
-}
-const attrs = (kvs: OtlpKv[] = []): Record<string, unknown> => Object.fromEntries(kvs.map((a) => [a.key, Object.values(a.value)[0]]));
-const num = (v: unknown): number => Number(v);
-
-interface Point {
-  res: Record<string, unknown>;
-  name: string;
-  a: Record<string, unknown>;
-  value?: number;
-  count?: number;
-  min?: number;
-  max?: number;
-}
-
-/** Data points of the LAST line that holds metrics for `pid` (metrics are cumulative). */
-function lastPointsFor(fileText: string, pid: number): Point[] {
-  let last: Point[] = [];
-  for (const line of fileText.trim().split('\n')) {
-    const req = JSON.parse(line);
-    const pts: Point[] = [];
-    for (const rm of req.resourceMetrics ?? []) {
-      const res = attrs(rm.resource.attributes);
-      if (num(res['process.pid']) !== pid) continue;
-      for (const sm of rm.scopeMetrics)
-        for (const m of sm.metrics) {
-          for (const p of m.sum?.dataPoints ?? []) pts.push({ res, name: m.name, a: attrs(p.attributes), value: num(p.asInt ?? p.asDouble) });
-          for (const p of m.histogram?.dataPoints ?? []) pts.push({ res, name: m.name, a: attrs(p.attributes), count: num(p.count), min: p.min, max: p.max });
-        }
-    }
-    if (pts.length > 0) last = pts;
-  }
-  return last;
-}
+import { lastPointsFor, num } from './otlp-json-points.js';
 
 const OK = 200;
 const REFUSED = 50;
+const SEND = 100; // bytes the child writes per connection
+const REPLY = 64; // bytes the listener answers with
+// Per family: connect (200 success + 50 refused), 200 accepts, 200 client and 200 server closes.
+const EVENTS_PER_FAMILY = OK + REFUSED + OK + 2 * OK;
 
 async function listen(host: string, port: number): Promise<Server> {
   const server = createServer((s) => {
     s.on('error', () => {});
-    s.on('data', () => s.write(Buffer.alloc(64, 1)));
+    s.on('data', () => s.write(Buffer.alloc(REPLY, 1)));
   });
   await new Promise<void>((r) => server.listen(port, host, r));
   return server;
@@ -104,7 +72,7 @@ service:
       for (const { host, type, okPort, refusedPort } of families) {
         const ok = await listen(host, okPort);
         const t0 = Date.now();
-        const child = await runConnectChild({ host, okPort, closedPort: refusedPort, ok: OK, refused: REFUSED, send: 100, expect: 64 });
+        const child = await runConnectChild({ host, okPort, closedPort: refusedPort, ok: OK, refused: REFUSED, send: SEND, expect: REPLY });
         runs.push({ host, type, okPort, refusedPort, child, wallS: (Date.now() - t0) / 1000 });
         await new Promise((r) => ok.close(r));
       }
@@ -114,7 +82,7 @@ service:
       for (const end = Date.now() + 30_000; Date.now() < end; ) {
         metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
         const flushed =
-          promValue(metricsText, 'sonde_ebpf_events_total', { program: 'tcp' }) >= 2 * (OK + REFUSED + OK) &&
+          promValue(metricsText, 'sonde_ebpf_events_total', { program: 'tcp' }) >= 2 * EVENTS_PER_FAMILY &&
           promValue(metricsText, 'sonde_receiver_accepted_items_total', { receiver: 'ebpf' }) > 0;
         if (flushed && Date.now() - settleFrom >= 2500) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -149,8 +117,8 @@ service:
       expect(hs[0]!.min!).toBeGreaterThan(0);
       expect(hs[0]!.max!).toBeLessThan(run.wallS);
       const io = (dir: string) => pts.filter((p) => p.name === 'sonde.tcp.io' && p.a['network.io.direction'] === dir).reduce((a, p) => a + p.value!, 0);
-      expect(io('transmit')).toBe(OK * 100);
-      expect(io('receive')).toBe(OK * 64);
+      expect(io('transmit')).toBe(OK * SEND);
+      expect(io('receive')).toBe(OK * REPLY);
     }
   });
 
@@ -161,11 +129,18 @@ service:
       );
       expect(inbound.map((p) => [p.a['sonde.tcp.outcome'], p.a['network.type'], p.value])).toEqual([['success', run.type, OK]]);
     }
+    // The listener's payload bytes, exactly (sonde.tcp.io is per process: both families summed).
+    const io = (dir: string) =>
+      lastPointsFor(fileText, process.pid)
+        .filter((p) => p.name === 'sonde.tcp.io' && p.a['network.io.direction'] === dir)
+        .reduce((a, p) => a + p.value!, 0);
+    expect(io('receive')).toBe(runs.length * OK * SEND);
+    expect(io('transmit')).toBe(runs.length * OK * REPLY);
   });
 
   it.runIf(bpf.ok)('keeps answering /healthz and exports its eBPF counters on /metrics', () => {
     expect(healthy).toBeGreaterThan(5);
-    expect(promValue(metricsText, 'sonde_ebpf_events_total', { program: 'tcp' })).toBeGreaterThanOrEqual(2 * (OK + REFUSED + OK));
+    expect(promValue(metricsText, 'sonde_ebpf_events_total', { program: 'tcp' })).toBeGreaterThanOrEqual(2 * EVENTS_PER_FAMILY);
     // the loss series exist from the start (a loss would show, not vanish); none at this pace
     for (const program of ['tcp_state', 'tcp_accept', 'tcp_retransmit', 'tcp_decoder']) {
       expect(promValue(metricsText, 'sonde_ebpf_events_lost_total', { program })).toBe(0);
