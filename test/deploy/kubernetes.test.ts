@@ -399,7 +399,7 @@ describe('the Kubernetes configs, run as the containers would run them', () => {
       const code = await sonde.stop();
       expect(code, sonde.output().slice(-3000)).toBe(0);
     }
-  }, 240_000);
+  }, 420_000); // up to 3 capture rounds of 2 x 40 s
 
   it.runIf(ready)('the sidecar config, as the non-root sidecar user without capabilities, accepts OTLP from the app', async () => {
     const docs = kustomizeBuild(SIDECAR_DIR).docs;

@@ -86,9 +86,13 @@ describe('eBPF receiver under memory pressure (real kernel)', () => {
     expect(receiver!.stats.spansShed).toBe(2 * UNDER_PRESSURE);
   });
 
-  it.runIf(bpf.ok)('skips metric ticks while under pressure instead of sending what would be refused', () => {
+  it.runIf(bpf.ok)('skips metric ticks while under pressure instead of sending what would be refused, and counts them', async () => {
     expect(seen.metricBatchesUnderPressure).toBe(0);
     expect(seen.skippedTicks).toBeGreaterThanOrEqual(3);
+    const text = await telemetry.render();
+    const skipped = promValue(text, 'sonde_ebpf_collections_skipped_total', { receiver: 'ebpf', reason: 'memory_pressure' });
+    expect(skipped).toBe(receiver!.stats.skippedTicks - promValue(text, 'sonde_ebpf_collections_skipped_total', { receiver: 'ebpf', reason: 'pipeline_busy' }));
+    expect(skipped).toBeGreaterThanOrEqual(3);
   });
 
   it.runIf(bpf.ok)('once the pressure is gone, sends the new spans and cumulative histograms that include the shed requests', async () => {

@@ -84,6 +84,7 @@ export class EbpfReceiver implements Receiver {
       this.features = [];
       throw err;
     }
+    for (const reason of ['pipeline_busy', 'memory_pressure'] as const) this.skippedCollections(reason).inc(0);
     this.metricsTimer = setInterval(() => this.tickMetrics(), this.resolved.collectionIntervalMs);
     this.metricsTimer.unref();
     // Spans leave in small, frequent batches: the feature buffer (http.max_buffered_spans) then
@@ -96,6 +97,13 @@ export class EbpfReceiver implements Receiver {
     }
     this.statsTimer = setInterval(() => this.flushStats(), Math.min(1000, this.resolved.collectionIntervalMs));
     this.statsTimer.unref();
+  }
+
+  /** `sonde_ebpf_collections_skipped_total{receiver,reason}`: metric ticks that did not go out. */
+  private skippedCollections(reason: 'pipeline_busy' | 'memory_pressure') {
+    return this.settings.telemetry
+      .counter('sonde_ebpf_collections_skipped_total', 'Metric collections of an eBPF receiver skipped: the previous one was still in its pipeline, or memory was above a soft limit. Cumulative metrics lose nothing; the next collection carries it.', ['receiver', 'reason'])
+      .labels(this.settings.id.key, reason);
   }
 
   private flushStats(): void {
@@ -112,8 +120,10 @@ export class EbpfReceiver implements Receiver {
     // Downstream busy, or memory above a memory_limiter's soft limit: skip this tick. The
     // metrics are cumulative, so the next tick that goes out carries everything counted meanwhile
     // (the last one, at shutdown, always goes out).
-    if (this.inflight.metrics || (!final && this.settings.backpressure.shouldRefuse())) {
+    const busy = this.inflight.metrics !== undefined;
+    if (busy || (!final && this.settings.backpressure.shouldRefuse())) {
       this.stats.skippedTicks++;
+      this.skippedCollections(busy ? 'pipeline_busy' : 'memory_pressure').inc();
       this.flushStats();
       return;
     }
