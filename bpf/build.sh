@@ -31,7 +31,9 @@ esac
 mkdir -p out
 for src in *.bpf.c; do
   obj="out/${src%.c}.o"
-  "$CLANG" -g -O2 -Wall -target bpf -D__TARGET_ARCH_${target_arch} \
+  # -fdebug-prefix-map: the BTF line info names sources relative to bpf/, so the objects are the
+  # same bytes whatever the checkout path (the committed ones match a fresh build).
+  "$CLANG" -g -O2 -Wall -target bpf -D__TARGET_ARCH_${target_arch} -fdebug-prefix-map="$PWD"=. \
     -I. -I/usr/include/$(uname -m)-linux-gnu -c "$src" -o "$obj.tmp"
   # Keep BTF (needed for CO-RE), drop DWARF to keep the committed objects small.
   llvm-strip -g "$obj.tmp"
