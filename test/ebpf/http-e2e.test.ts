@@ -5,21 +5,15 @@
 // query-string secret. The receiver is scoped to the test servers' ports (in the kernel), as a
 // user scopes Sonde on a shared host, so other HTTP traffic on a busy machine cannot crowd out
 // the exact counts.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
-import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { curl, startNginx, startNodeServer, startPythonServer, type CurlResult, type RunningServer } from './http-servers.js';
 import { pollValue } from '../helpers/poll.js';
-
-interface OtlpKv {
-  key: string;
-  value: Record<string, unknown>;
-}
-const attrs = (kvs: OtlpKv[] = []) => Object.fromEntries(kvs.map((a) => [a.key, Object.values(a.value)[0]]));
+import { attrs, type OtlpKv } from './otlp-json-points.js';
+import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
 /** The semantic-convention buckets of the HTTP duration histograms (docs/metrics-and-spans.md). */
 const SEMCONV_BOUNDS = [0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -88,8 +82,7 @@ function latestPoints(lines: OtlpLine[], metric: string): FilePoint[] {
 
 describe('sonde run with HTTP capture and the file exporter (real kernel)', () => {
   const bpf = requireBpf();
-  let dir = '';
-  let sonde: SondeProcess | undefined;
+  let run: EbpfRun | undefined;
   let server: RunningServer | undefined;
   const servers = new Map<string, RunningServer>();
   const curlRuns = new Map<string, CurlResult[]>();
@@ -98,36 +91,23 @@ describe('sonde run with HTTP capture and the file exporter (real kernel)', () =
 
   beforeAll(async () => {
     if (!bpf.ok) return;
-    dir = mkdtempSync(join(tmpdir(), 'sonde-http-e2e-'));
     const admin = await freePort();
     servers.set('nginx', await startNginx());
     servers.set('node', (server = await startNodeServer()));
     servers.set('python', await startPythonServer());
     const ports = [...servers.values()].map((s) => s.port);
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  ebpf:
-    collection_interval: 500ms
-    tcp: { enabled: false }
-    include: { ports: [${ports.join(', ')}] }
-exporters:
-  file: { path: ${join(dir, 'out.jsonl')} }
-service:
-  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
-  pipelines:
-    traces: { receivers: [ebpf], exporters: [file] }
-    metrics: { receivers: [ebpf], exporters: [file] }
-`,
-    );
-    sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
-    await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
+    run = await startEbpfRun({
+      tmpPrefix: 'sonde-http-e2e-',
+      admin,
+      ebpf: { collection_interval: '500ms', tcp: { enabled: false }, include: { ports } },
+      signals: ['traces', 'metrics'],
+    });
     for (const [name, s] of servers) curlRuns.set(name, await curl([], Array.from({ length: REQUESTS }, () => `http://127.0.0.1:${s.port}/users/123?token=secret`)));
     // The ring is read and the counters flushed on timers (later on a loaded box): poll /metrics,
     // bounded, until the exchanges (seen from curl's side and each server's) are counted.
     const total = REQUESTS * servers.size;
     metricsText = await pollValue(
-      async () => (await fetch(`http://127.0.0.1:${admin}/metrics`)).text(),
+      run.metrics,
       (m) =>
         promValue(m, 'sonde_ebpf_events_total', { program: 'http' }) >= 2 * total &&
         promValue(m, 'sonde_ebpf_http_requests_total', { side: 'server' }) >= total &&
@@ -135,15 +115,14 @@ service:
       20_000,
       200,
     );
-    const { code } = await sonde.stop('SIGTERM');
+    const { code } = await run.sonde.stop('SIGTERM');
     expect(code).toBe(0);
-    fileText = readFileSync(join(dir, 'out.jsonl'), 'utf8');
+    fileText = readFileSync(run.outPath, 'utf8');
   }, 90_000);
 
   afterAll(async () => {
-    if (sonde && sonde.child.exitCode === null) await sonde.stop('SIGKILL');
+    await run?.dispose();
     for (const s of servers.values()) await s.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it.runIf(bpf.ok)('writes the SERVER spans and the histogram, with the route and without the secret', () => {

@@ -5,27 +5,21 @@
 // curl requests to the same sink are the control for the CLIENT side: they are captured, exactly.
 // (The sink's SERVER spans are themselves exported to the sink, which makes more of them: a
 // steady trickle, one request per hand-over, that stops with Sonde.)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
-import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { curl, type CurlResult } from './http-servers.js';
+import { attrs, type OtlpKv } from './otlp-json-points.js';
+import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
-interface OtlpKv {
-  key: string;
-  value: Record<string, unknown>;
-}
 interface OtlpLine {
   resourceSpans?: { resource: { attributes: OtlpKv[] }; scopeSpans: { spans: { kind: number; attributes: OtlpKv[] }[] }[] }[];
   resourceMetrics?: { resource: { attributes: OtlpKv[] }; scopeMetrics: { metrics: { name: string; histogram?: { dataPoints: { count: string | number }[] } }[] }[] }[];
 }
-const attrs = (kvs: OtlpKv[] = []) => Object.fromEntries(kvs.map((a) => [a.key, Object.values(a.value)[0]]));
-
 /** Complete lines of the file exporter's output (the last one may be mid-write while Sonde runs). */
 function readLines(path: string): OtlpLine[] {
   let text = '';
@@ -52,8 +46,7 @@ const PROBES = 2;
 
 describe('sonde run does not capture its own HTTP traffic (real kernel)', () => {
   const bpf = requireBpf();
-  let dir = '';
-  let sonde: SondeProcess | undefined;
+  let run: EbpfRun | undefined;
   let sink: Server | undefined;
   let sinkPort = 0;
   const received: { url: string; userAgent: string; peerPort: number }[] = [];
@@ -63,7 +56,6 @@ describe('sonde run does not capture its own HTTP traffic (real kernel)', () => 
 
   beforeAll(async () => {
     if (!bpf.ok) return;
-    dir = mkdtempSync(join(tmpdir(), 'sonde-http-self-'));
     sinkPort = await freePort();
     sink = createServer((req, res) => {
       received.push({ url: req.url ?? '', userAgent: String(req.headers['user-agent'] ?? ''), peerPort: req.socket.remotePort ?? 0 });
@@ -79,28 +71,14 @@ describe('sonde run does not capture its own HTTP traffic (real kernel)', () => 
       sink!.listen(sinkPort, '127.0.0.1', resolve);
     });
     const admin = await freePort();
-    const out = join(dir, 'out.jsonl');
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  ebpf:
-    collection_interval: 500ms
-    tcp: { enabled: false }
-    include: { ports: [${sinkPort}] }
-exporters:
-  file: { path: ${out} }
-  otlphttp:
-    endpoint: http://127.0.0.1:${sinkPort}
-    retry_on_failure: { enabled: false }
-service:
-  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
-  pipelines:
-    traces: { receivers: [ebpf], exporters: [file, otlphttp] }
-    metrics: { receivers: [ebpf], exporters: [file, otlphttp] }
-`,
-    );
-    sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
-    await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
+    run = await startEbpfRun({
+      tmpPrefix: 'sonde-http-self-',
+      admin,
+      ebpf: { collection_interval: '500ms', tcp: { enabled: false }, include: { ports: [sinkPort] } },
+      signals: ['traces', 'metrics'],
+      exporters: { otlphttp: { endpoint: `http://127.0.0.1:${sinkPort}`, retry_on_failure: { enabled: false } } },
+    });
+    const out = run.outPath;
     probes = await curl([], Array.from({ length: PROBES }, () => `http://127.0.0.1:${sinkPort}/probe`));
     // Bounded wait until Sonde's exports have gone through the captured port and the sink's end
     // of them is in the file: a few traces and metrics exports, and SERVER spans of them.
@@ -117,17 +95,16 @@ service:
       30_000,
       200,
     );
-    metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-    const { code } = await sonde.stop('SIGTERM');
+    metricsText = await run.metrics();
+    const { code } = await run.sonde.stop('SIGTERM');
     expect(code).toBe(0);
     lines = readLines(out);
   }, 90_000);
 
   afterAll(async () => {
-    if (sonde && sonde.child.exitCode === null) await sonde.stop('SIGKILL');
+    await run?.dispose();
     sink?.closeAllConnections();
     await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it.runIf(bpf.ok)("the exporter's requests crossed the captured port: the sink's end of them is in the output", () => {
@@ -145,7 +122,7 @@ service:
   });
 
   it.runIf(bpf.ok)("Sonde's own end produces no span and no histogram point", () => {
-    const sondePid = sonde!.child.pid!;
+    const sondePid = run!.sonde.child.pid!;
     const spans = spansOf(lines);
     expect(spans.filter((s) => Number(s.res['process.pid']) === sondePid)).toEqual([]);
     // the only CLIENT spans are curl's probes: none for /v1/traces or /v1/metrics

@@ -1,6 +1,6 @@
 // Reading the file exporter's output (OTLP/JSON, one export request per line) in the eBPF tests.
 
-interface OtlpKv {
+export interface OtlpKv {
   key: string;
   value: Record<string, unknown>;
 }

@@ -1,14 +1,14 @@
 // `sonde run` under a connect storm into a deliberately tiny ring: /healthz keeps answering
 // quickly while the storm runs, and the events that did not fit show in /metrics.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
-import { promValue, startSonde, waitForOk } from '../helpers/sonde-process.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { pollValue } from '../helpers/poll.js';
+import { startEbpfRun } from './sonde-run.js';
 
 const STORM_CHILD = `
 import net from 'node:net';
@@ -30,43 +30,30 @@ describe('sonde run under a connect storm (real kernel)', () => {
   const bpf = requireBpf();
 
   it.runIf(bpf.ok)('keeps /healthz answering and shows the lost events in /metrics', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sonde-storm-e2e-'));
     const admin = await freePort();
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  ebpf:
-    collection_interval: 1s
-    ring_buffer_size: 4KiB
-    wakeup_threshold: 1MiB
-    poll_interval: 200ms
-    http: { enabled: false }
-exporters:
-  file: { path: ${join(dir, 'out.jsonl')} }
-service:
-  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
-  pipelines:
-    metrics: { receivers: [ebpf], exporters: [file] }
-`,
-    );
-    writeFileSync(join(dir, 'storm.mjs'), STORM_CHILD);
-    const sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
+    const run = await startEbpfRun({
+      tmpPrefix: 'sonde-storm-e2e-',
+      admin,
+      ebpf: { collection_interval: '1s', ring_buffer_size: '4KiB', wakeup_threshold: '1MiB', poll_interval: '200ms', http: { enabled: false } },
+      signals: ['metrics'],
+    });
     try {
-      await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
+      const storm = join(run.dir, 'storm.mjs');
+      writeFileSync(storm, STORM_CHILD);
       let answered = 0;
       let slowest = 0;
       let stormDone = false;
       const prober = (async () => {
         while (!stormDone) {
           const t0 = performance.now();
-          const r = await fetch(`http://127.0.0.1:${admin}/healthz`);
+          const r = await fetch(run.url('/healthz'));
           slowest = Math.max(slowest, performance.now() - t0);
           if (r.status === 200) answered++;
           await new Promise((res) => setTimeout(res, 20));
         }
       })();
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [join(dir, 'storm.mjs'), '3000', '64'], { stdio: 'ignore' });
+        const child = spawn(process.execPath, [storm, '3000', '64'], { stdio: 'ignore' });
         child.on('error', reject);
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`storm exited ${code}`))));
       });
@@ -74,7 +61,7 @@ service:
       await prober;
       // The counters are flushed every second (later on a loaded box): poll /metrics, bounded.
       const metrics = await pollValue(
-        async () => (await fetch(`http://127.0.0.1:${admin}/metrics`)).text(),
+        run.metrics,
         (m) => promValue(m, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' }) > 0 && promValue(m, 'sonde_ebpf_events_total', { program: 'tcp' }) > 0,
         20_000,
         200,
@@ -83,11 +70,10 @@ service:
       expect(slowest).toBeLessThan(1000); // generous: a shared 2-core machine
       expect(promValue(metrics, 'sonde_ebpf_events_lost_total', { program: 'tcp_state' })).toBeGreaterThan(0);
       expect(promValue(metrics, 'sonde_ebpf_events_total', { program: 'tcp' })).toBeGreaterThan(0);
-      const { code } = await sonde.stop('SIGTERM');
+      const { code } = await run.sonde.stop('SIGTERM');
       expect(code).toBe(0);
     } finally {
-      if (sonde.child.exitCode === null) await sonde.stop('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await run.dispose();
     }
   }, 60_000);
 });

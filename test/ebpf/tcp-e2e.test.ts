@@ -1,16 +1,15 @@
 // `sonde run` end to end with the file exporter (OTLP/JSON lines): the issue's acceptance run.
 // 200 successful + 50 refused connects from a child process, over 127.0.0.1 and again over ::1,
 // with collection_interval 1s; the admin endpoint answers throughout.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
-import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { runConnectChild, type ChildResult } from './harness.js';
 import { lastPointsFor, num } from './otlp-json-points.js';
+import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
 const OK = 200;
 const REFUSED = 50;
@@ -30,8 +29,7 @@ async function listen(host: string, port: number): Promise<Server> {
 
 describe('sonde run: TCP capture through the file exporter (real kernel)', () => {
   const bpf = requireBpf();
-  let dir = '';
-  let sonde: SondeProcess | undefined;
+  let run: EbpfRun | undefined;
   let fileText = '';
   let metricsText = '';
   let healthy = 0;
@@ -39,7 +37,6 @@ describe('sonde run: TCP capture through the file exporter (real kernel)', () =>
 
   beforeAll(async () => {
     if (!bpf.ok) return;
-    dir = mkdtempSync(join(tmpdir(), 'sonde-tcp-e2e-'));
     const admin = await freePort();
     // Ports from this worker's slice (test/helpers/free-port.ts): no other test file listens on the
     // "closed" ones, and the receiver is scoped to the four in the kernel, as a user scopes Sonde on
@@ -48,25 +45,15 @@ describe('sonde run: TCP capture through the file exporter (real kernel)', () =>
     for (const [host, type] of [['127.0.0.1', 'ipv4'], ['::1', 'ipv6']] as const) {
       families.push({ host, type, okPort: await freePort(host), refusedPort: await freePort(host) });
     }
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  ebpf:
-    collection_interval: 1s
-    include: { ports: [${families.flatMap((f) => [f.okPort, f.refusedPort]).join(', ')}] }
-    http: { enabled: false }
-exporters:
-  file: { path: ${join(dir, 'out.jsonl')} }
-service:
-  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
-  pipelines:
-    metrics: { receivers: [ebpf], exporters: [file] }
-`,
-    );
-    sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
-    await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
+    run = await startEbpfRun({
+      tmpPrefix: 'sonde-tcp-e2e-',
+      admin,
+      ebpf: { collection_interval: '1s', include: { ports: families.flatMap((f) => [f.okPort, f.refusedPort]) }, http: { enabled: false } },
+      signals: ['metrics'],
+    });
+    const { url, metrics } = run;
     const health = setInterval(() => {
-      fetch(`http://127.0.0.1:${admin}/healthz`).then((r) => r.status === 200 && healthy++, () => {});
+      fetch(url('/healthz')).then((r) => r.status === 200 && healthy++, () => {});
     }, 100);
     try {
       for (const { host, type, okPort, refusedPort } of families) {
@@ -80,7 +67,7 @@ service:
       // probing /healthz for at least 2.5 s more (two more collection intervals).
       const settleFrom = Date.now();
       for (const end = Date.now() + 30_000; Date.now() < end; ) {
-        metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+        metricsText = await metrics();
         const flushed =
           promValue(metricsText, 'sonde_ebpf_events_total', { program: 'tcp' }) >= 2 * EVENTS_PER_FAMILY &&
           promValue(metricsText, 'sonde_receiver_accepted_items_total', { receiver: 'ebpf' }) > 0;
@@ -90,14 +77,13 @@ service:
     } finally {
       clearInterval(health);
     }
-    const { code } = await sonde.stop('SIGTERM');
+    const { code } = await run.sonde.stop('SIGTERM');
     expect(code).toBe(0);
-    fileText = readFileSync(join(dir, 'out.jsonl'), 'utf8');
+    fileText = readFileSync(run.outPath, 'utf8');
   }, 120_000);
 
   afterAll(async () => {
-    if (sonde && sonde.child.exitCode === null) await sonde.stop('SIGKILL');
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await run?.dispose();
   });
 
   it.runIf(bpf.ok)('counts exactly 200 successful and 50 refused connects per family, attributed to the child', () => {

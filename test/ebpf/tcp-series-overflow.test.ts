@@ -2,17 +2,16 @@
 // more distinct server ports than the cap allows give exactly `cap` series per metric plus the
 // overflow series, which carries the rest; nothing is lost on the way, and /metrics counts the
 // points that went to overflow series exactly (sonde_ebpf_series_overflow_total{metric}).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
-import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
 import { runConnectChild, type ChildResult } from './harness.js';
 import { lastPointsFor, num, type Point } from './otlp-json-points.js';
+import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
 const CAP = 4; // receivers.ebpf.max_series
 const PORTS = 6; // distinct listening ports, more than the cap
@@ -51,8 +50,7 @@ async function listen(port: number): Promise<Server> {
 
 describe('sonde run: the TCP series cap (real kernel)', () => {
   const bpf = requireBpf();
-  let dir = '';
-  let sonde: SondeProcess | undefined;
+  let run: EbpfRun | undefined;
   let fileText = '';
   let metricsText = '';
   let child: ChildResult | undefined;
@@ -64,28 +62,15 @@ describe('sonde run: the TCP series cap (real kernel)', () => {
 
   beforeAll(async () => {
     if (!bpf.ok) return;
-    dir = mkdtempSync(join(tmpdir(), 'sonde-tcp-overflow-'));
     const admin = await freePort();
     for (let i = 0; i < PORTS; i++) ports.push(await freePort());
     const closed = await freePort(); // the child makes no refused connects; the argument is required
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  ebpf:
-    collection_interval: 1s
-    max_series: ${CAP}
-    include: { ports: [${ports.join(', ')}] }
-    http: { enabled: false }
-exporters:
-  file: { path: ${join(dir, 'out.jsonl')} }
-service:
-  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
-  pipelines:
-    metrics: { receivers: [ebpf], exporters: [file] }
-`,
-    );
-    sonde = startSonde(['run', '--config', join(dir, 'config.yaml')]);
-    await waitForOk(`http://127.0.0.1:${admin}/readyz`, sonde, 30_000);
+    run = await startEbpfRun({
+      tmpPrefix: 'sonde-tcp-overflow-',
+      admin,
+      ebpf: { collection_interval: '1s', max_series: CAP, include: { ports }, http: { enabled: false } },
+      signals: ['metrics'],
+    });
     const servers = await Promise.all(ports.map(listen));
     try {
       child = await runConnectChild({ host: '127.0.0.1', okPort: ports, closedPort: closed, ok: PER_PORT, refused: 0, send: SEND, expect: REPLY, concurrency: 2 });
@@ -94,10 +79,10 @@ service:
     }
     // Poll (bounded) until the export file holds every connect and close of both sides and
     // /metrics has flushed the overflow counts; then stop Sonde, which exports once more.
-    const outPath = join(dir, 'out.jsonl');
+    const { outPath, metrics } = run;
     await pollValue(
       async () => {
-        metricsText = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+        metricsText = await metrics();
         let text = '';
         try {
           text = readFileSync(outPath, 'utf8');
@@ -111,14 +96,13 @@ service:
       30_000,
       200,
     );
-    const { code } = await sonde.stop('SIGTERM');
+    const { code } = await run.sonde.stop('SIGTERM');
     expect(code).toBe(0);
     fileText = readFileSync(outPath, 'utf8');
   }, 120_000);
 
   afterAll(async () => {
-    if (sonde && sonde.child.exitCode === null) await sonde.stop('SIGKILL');
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await run?.dispose();
   });
 
   it.runIf(bpf.ok)('keeps exactly max_series series per metric and puts the rest in the overflow series', () => {

@@ -5,7 +5,7 @@
 // the interpreter) and connects from its main thread and from a worker renamed with prctl.
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import type { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { OFF, TCP_EVENT, readComm } from '../../src/receivers/ebpf/tcp/tcp-event.js';
 import { freePort } from '../helpers/free-port.js';
 import { pollUntil } from '../helpers/poll.js';
-import { requireBpf } from './bpf-available.js';
+import { requireBpf, type BpfAvailability } from './bpf-available.js';
 import { CapturingConsumer, makeSettings, runConnectChild, sumOf } from './harness.js';
 import { curl } from './http-servers.js';
 
@@ -108,27 +108,50 @@ function filter(over: Partial<ProcessPortFilter> = {}): ProcessPortFilter {
   return { ports: [], processes: [], pids: [], ...over };
 }
 
+/** Call inside describe(): `create()`'s server listens on a free 127.0.0.1 port for the whole block. */
+function listenForBlock(bpf: BpfAvailability, create: () => Server): { port: number } {
+  const at = { port: 0 };
+  let server: Server | undefined;
+  beforeAll(async () => {
+    if (!bpf.ok) return;
+    at.port = await freePort();
+    server = create();
+    await new Promise<void>((r) => server!.listen(at.port, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  });
+  return at;
+}
+
+/**
+ * Runs the fixture as `name` while `receiver` runs, checks its premise, then `body`; stops the
+ * fixture and shuts the receiver down whatever happens.
+ */
+async function withFixture(receiver: EbpfReceiver, mode: 'tcp' | 'http', port: number, name: string, body: (f: FixtureResult) => Promise<void>): Promise<void> {
+  let fx: Fixture | undefined;
+  try {
+    fx = await runFixture(mode, port, name);
+    expectPremise(fx.result, name);
+    await body(fx.result);
+  } finally {
+    await fx?.stop();
+    await receiver.shutdown();
+  }
+}
+
 afterAll(() => {
   if (binDir) rmSync(binDir, { recursive: true, force: true });
 });
 
 describe('thread names: TCP (real kernel)', () => {
   const bpf = requireBpf();
-  let server: Server | undefined;
-  let port = 0;
-
-  beforeAll(async () => {
-    if (!bpf.ok) return;
-    port = await freePort();
-    server = createServer((s) => {
+  const server = listenForBlock(bpf, () =>
+    createServer((s) => {
       s.on('error', () => {});
       s.on('data', () => s.end('ok'));
-    });
-    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-  });
-  afterAll(async () => {
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
-  });
+    }),
+  );
 
   interface Seen { pid: number; tid: number; type: number; comm: string; zeroPadded: boolean }
 
@@ -159,97 +182,74 @@ describe('thread names: TCP (real kernel)', () => {
 
   const resourcesOf = (consumer: CapturingConsumer, pid: number) => consumer.latest().filter((r) => r.resource.attributes['process.pid'] === pid);
 
+  /** Waits for the fixture's connects, then one more collection (a second resource would show by now): one resource. */
+  async function oneResource(consumer: CapturingConsumer, pid: number) {
+    await pollUntil(() => sumOf(resourcesOf(consumer, pid)[0], 'sonde.tcp.connections') >= MAIN_N + WORKER_N, 15_000);
+    await new Promise((r) => setTimeout(r, 1200));
+    const rms = resourcesOf(consumer, pid);
+    expect(rms).toHaveLength(1);
+    return rms[0]!;
+  }
+
   it.runIf(bpf.ok)('one resource per process: connects from a renamed thread count with the process', async () => {
     const name = nextName();
+    const { port } = server;
     const { consumer, receiver, seen } = await start(filter({ ports: [port] }), filter({ pids: [process.pid] }));
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('tcp', port, name);
-      expectPremise(fx.result, name);
-      const pid = fx.result.pid;
-      await pollUntil(() => sumOf(resourcesOf(consumer, pid)[0], 'sonde.tcp.connections') >= MAIN_N + WORKER_N, 15_000);
-      await new Promise((r) => setTimeout(r, 1200)); // one more collection: a second resource would show by now
-      const rms = resourcesOf(consumer, pid);
-      expect(rms).toHaveLength(1);
-      expect(rms[0]!.resource.attributes).toMatchObject({ 'process.executable.name': name, 'service.name': name });
+    await withFixture(receiver, 'tcp', port, name, async (fx) => {
+      const rm = await oneResource(consumer, fx.pid);
+      expect(rm.resource.attributes).toMatchObject({ 'process.executable.name': name, 'service.name': name });
       const want: Attributes = { 'server.port': port, 'sonde.tcp.outcome': 'success', 'network.tcp.direction': 'outbound' };
-      expect(sumOf(rms[0], 'sonde.tcp.connections', want)).toBe(MAIN_N + WORKER_N);
+      expect(sumOf(rm, 'sonde.tcp.connections', want)).toBe(MAIN_N + WORKER_N);
       // the kernel names the process, not the thread, and still tells the threads apart
-      const connects = seen.filter((e) => e.pid === pid && e.type === TCP_EVENT.CONNECT);
+      const connects = seen.filter((e) => e.pid === fx.pid && e.type === TCP_EVENT.CONNECT);
       expect(connects).toHaveLength(MAIN_N + WORKER_N);
-      expect(connects.filter((e) => e.tid === fx!.result.worker_tid)).toHaveLength(WORKER_N);
-      expect(connects.filter((e) => e.tid === fx!.result.main_tid)).toHaveLength(MAIN_N);
-      expect(new Set(seen.filter((e) => e.pid === pid).map((e) => e.comm))).toEqual(new Set([name]));
+      expect(connects.filter((e) => e.tid === fx.worker_tid)).toHaveLength(WORKER_N);
+      expect(connects.filter((e) => e.tid === fx.main_tid)).toHaveLength(MAIN_N);
+      expect(new Set(seen.filter((e) => e.pid === fx.pid).map((e) => e.comm))).toEqual(new Set([name]));
       expect(seen.every((e) => e.zeroPadded)).toBe(true);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+    });
   });
 
   it.runIf(bpf.ok)('include.processes keeps the connects of every thread of the named process', async () => {
     const name = nextName();
+    const { port } = server;
     const { consumer, receiver, seen } = await start(filter({ ports: [port], processes: [name] }), filter());
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('tcp', port, name);
-      expectPremise(fx.result, name);
-      const pid = fx.result.pid;
-      await pollUntil(() => sumOf(resourcesOf(consumer, pid)[0], 'sonde.tcp.connections') >= MAIN_N + WORKER_N, 15_000);
-      await new Promise((r) => setTimeout(r, 1200));
-      const rms = resourcesOf(consumer, pid);
-      expect(rms).toHaveLength(1);
-      expect(sumOf(rms[0], 'sonde.tcp.connections', { 'server.port': port, 'sonde.tcp.outcome': 'success' })).toBe(MAIN_N + WORKER_N);
-      expect(seen.filter((e) => e.pid === pid && e.type === TCP_EVENT.CONNECT && e.tid === fx!.result.worker_tid)).toHaveLength(WORKER_N);
+    await withFixture(receiver, 'tcp', port, name, async (fx) => {
+      const rm = await oneResource(consumer, fx.pid);
+      expect(sumOf(rm, 'sonde.tcp.connections', { 'server.port': port, 'sonde.tcp.outcome': 'success' })).toBe(MAIN_N + WORKER_N);
+      expect(seen.filter((e) => e.pid === fx.pid && e.type === TCP_EVENT.CONNECT && e.tid === fx.worker_tid)).toHaveLength(WORKER_N);
       // only the named process passed the kernel: not this test process's accepts
-      expect(seen.filter((e) => e.pid !== pid)).toEqual([]);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+      expect(seen.filter((e) => e.pid !== fx.pid)).toEqual([]);
+    });
   });
 
   it.runIf(bpf.ok)('exclude.processes drops the connects of every thread of the named process in the kernel', async () => {
     const name = nextName();
+    const { port } = server;
     const { consumer, receiver, seen } = await start(filter({ ports: [port] }), filter({ processes: [name], pids: [process.pid] }));
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('tcp', port, name);
-      expectPremise(fx.result, name);
+    await withFixture(receiver, 'tcp', port, name, async (fx) => {
       // a control process connecting afterwards: once its connects are in, the fixture's would be too
       const closed = await freePort();
       const control = await runConnectChild({ host: '127.0.0.1', okPort: port, closedPort: closed, ok: 5, refused: 0, send: 1, expect: 2 });
       expect(control.ok).toBe(5);
       expect(await pollUntil(() => seen.filter((e) => e.pid === control.pid && e.type === TCP_EVENT.CONNECT).length >= 5, 15_000)).toBe(true);
       await new Promise((r) => setTimeout(r, 1200));
-      expect(seen.filter((e) => e.pid === fx!.result.pid)).toEqual([]);
-      expect(resourcesOf(consumer, fx.result.pid)).toEqual([]);
+      expect(seen.filter((e) => e.pid === fx.pid)).toEqual([]);
+      expect(resourcesOf(consumer, fx.pid)).toEqual([]);
       expect(sumOf(resourcesOf(consumer, control.pid)[0], 'sonde.tcp.connections', { 'server.port': port })).toBe(5);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+    });
   });
 });
 
 describe('thread names: HTTP (real kernel)', () => {
   const bpf = requireBpf();
-  let server: HttpServer | undefined;
-  let port = 0;
-
-  beforeAll(async () => {
-    if (!bpf.ok) return;
-    port = await freePort();
-    // In this process: Sonde never captures itself, so only the clients' side is seen.
-    server = createHttpServer((req, res) => {
+  // In this process: Sonde never captures itself, so only the clients' side is seen.
+  const server = listenForBlock(bpf, () =>
+    createHttpServer((req, res) => {
       req.resume();
       req.on('end', () => res.end('ok\n'));
-    });
-    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-  });
-  afterAll(async () => {
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
-  });
+    }),
+  );
 
   interface Captured { pid: unknown; resource: Attributes; span: Span }
 
@@ -267,62 +267,41 @@ describe('thread names: HTTP (real kernel)', () => {
     return { receiver, spans };
   }
 
-  async function expectOneProcess(spans: () => Captured[], fx: Fixture, name: string): Promise<void> {
-    const pid = fx.result.pid;
-    const mine = () => spans().filter((s) => s.pid === pid);
+  async function expectOneProcess(spans: () => Captured[], fx: FixtureResult, name: string): Promise<void> {
+    const mine = () => spans().filter((s) => s.pid === fx.pid);
     await pollUntil(() => mine().length >= MAIN_N + WORKER_N, 15_000);
     await new Promise((r) => setTimeout(r, 600)); // a few more span hand-offs (every 200 ms)
     const got = mine();
     expect(got.map((s) => s.span.attributes['url.path']).sort()).toEqual([...Array(MAIN_N).fill('/renamed/main'), ...Array(WORKER_N).fill('/renamed/worker')]);
-    expect(got.every((s) => s.span.kind === SpanKind.CLIENT && s.span.attributes['server.port'] === port)).toBe(true);
+    expect(got.every((s) => s.span.kind === SpanKind.CLIENT && s.span.attributes['server.port'] === server.port)).toBe(true);
     expect(new Set(got.map((s) => JSON.stringify(s.resource)))).toHaveProperty('size', 1);
     expect(got[0]!.resource).toMatchObject({ 'process.executable.name': name, 'service.name': name });
   }
 
   it.runIf(bpf.ok)('requests from a renamed thread are attributed to the process', async () => {
     const name = nextName();
-    const { receiver, spans } = await start(filter({ ports: [port] }), filter());
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('http', port, name);
-      expectPremise(fx.result, name);
-      await expectOneProcess(spans, fx, name);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+    const { receiver, spans } = await start(filter({ ports: [server.port] }), filter());
+    await withFixture(receiver, 'http', server.port, name, (fx) => expectOneProcess(spans, fx, name));
   });
 
   it.runIf(bpf.ok)('include.processes keeps the requests of every thread of the named process', async () => {
     const name = nextName();
-    const { receiver, spans } = await start(filter({ ports: [port], processes: [name] }), filter());
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('http', port, name);
-      expectPremise(fx.result, name);
+    const { receiver, spans } = await start(filter({ ports: [server.port], processes: [name] }), filter());
+    await withFixture(receiver, 'http', server.port, name, async (fx) => {
       await expectOneProcess(spans, fx, name);
-      expect(spans().filter((s) => s.pid !== fx!.result.pid)).toEqual([]);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+      expect(spans().filter((s) => s.pid !== fx.pid)).toEqual([]);
+    });
   });
 
   it.runIf(bpf.ok)('exclude.processes drops the requests of every thread of the named process', async () => {
     const name = nextName();
-    const { receiver, spans } = await start(filter({ ports: [port] }), filter({ processes: [name] }));
-    let fx: Fixture | undefined;
-    try {
-      fx = await runFixture('http', port, name);
-      expectPremise(fx.result, name);
+    const { receiver, spans } = await start(filter({ ports: [server.port] }), filter({ processes: [name] }));
+    await withFixture(receiver, 'http', server.port, name, async (fx) => {
       // a control request afterwards: once its span is in, the fixture's would be too
-      expect((await curl([], [`http://127.0.0.1:${port}/control`]))[0]!.code).toBe(200);
+      expect((await curl([], [`http://127.0.0.1:${server.port}/control`]))[0]!.code).toBe(200);
       expect(await pollUntil(() => spans().some((s) => s.span.attributes['url.path'] === '/control'), 15_000)).toBe(true);
       await new Promise((r) => setTimeout(r, 600));
-      expect(spans().filter((s) => s.pid === fx!.result.pid)).toEqual([]);
-    } finally {
-      await fx?.stop();
-      await receiver.shutdown();
-    }
+      expect(spans().filter((s) => s.pid === fx.pid)).toEqual([]);
+    });
   });
 });
