@@ -30,8 +30,7 @@ function persistentConfig(dir: string, over: Partial<ExporterHelperConfig['sendi
   return c;
 }
 
-function helper(config: ExporterHelperConfig, push: PushFn) {
-  const telemetry = new SelfTelemetry({ processMetrics: false });
+function helper(config: ExporterHelperConfig, push: PushFn, telemetry = new SelfTelemetry({ processMetrics: false })) {
   const exporter = createExporterHelper({
     settings: { id: parseComponentId('otlphttp/backend')!, logger: createSilentLogger(), telemetry, configDir: '/' },
     config,
@@ -70,6 +69,36 @@ describe('exporter helper with a persistent queue', () => {
     expect(await up.value('sonde_exporter_sent_items_total')).toBe(100);
     expect(await up.value('sonde_exporter_queue_items')).toBe(0);
     expect(new Set(got).size).toBe(100);
+  });
+
+  it('a reload in the same process takes over what the old instance left on disk without counting it as recovered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-peh-'));
+    dirs.push(dir);
+    const telemetry = new SelfTelemetry({ processMetrics: false }); // one per process, kept across reloads
+    const before = helper(persistentConfig(dir), async () => retryable('backend down'), telemetry);
+    await before.exporter.start();
+    for (let i = 0; i < 5; i++) await before.exporter.consume(spanBatch(i * 10, 10));
+    await before.exporter.shutdown(); // the reload stops the old pipelines; the 50 spans stay on disk
+
+    let sent = 0;
+    const after = helper(persistentConfig(dir), async (batch) => ((sent += batch.signal === 'traces' ? batch.resourceSpans[0]!.scopeSpans[0]!.spans.length : 0), SUCCESS), telemetry);
+    expect(await after.value('sonde_exporter_queue_recovered_items_total')).toBe(0);
+    expect(await after.value('sonde_exporter_queue_items')).toBe(50);
+    await after.exporter.start();
+    await after.exporter.shutdown();
+    expect(sent).toBe(50);
+    expect(await after.value('sonde_exporter_sent_items_total')).toBe(50);
+    expect(await after.value('sonde_exporter_queue_items')).toBe(0);
+
+    // A later process (another telemetry) finding data on disk still counts it as recovered.
+    const again = helper(persistentConfig(dir), async () => retryable('backend down'), telemetry);
+    await again.exporter.start();
+    await again.exporter.consume(spanBatch(100, 10));
+    await again.exporter.shutdown();
+    const nextRun = helper(persistentConfig(dir), async () => SUCCESS);
+    expect(await nextRun.value('sonde_exporter_queue_recovered_items_total')).toBe(10);
+    await nextRun.exporter.start();
+    await nextRun.exporter.shutdown();
   });
 
   it('a batch over max_size is refused with SONDE_QUEUE_ENTRY_TOO_LARGE and counted as enqueue failed', async () => {

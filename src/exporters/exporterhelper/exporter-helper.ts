@@ -30,6 +30,12 @@ export interface ExporterHelperOptions {
   hooks?: Partial<Pick<RetryHooks, 'now' | 'random' | 'sleep'>>;
 }
 
+// Items a persistent queue left on disk at shutdown, per process telemetry (one per process,
+// kept across reloads) and queue directory. The instance a SIGHUP reload creates on the same
+// directory takes them over without counting them as recovered: this process already counted
+// them as received, and sonde_exporter_queue_recovered_items_total is for what an earlier run left.
+const leftOnDisk = new WeakMap<object, Map<string, number>>();
+
 // Without a service deadline (a helper used on its own): how long shutdown() drains.
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 // With one (`sonde run --shutdown-timeout`): drain for this share of it, so the helper gives up
@@ -144,9 +150,15 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
   );
   recoveredCounter.inc(labels, 0);
   if (store instanceof PersistentQueueStore && store.recovered.batches > 0) {
-    recoveredCounter.inc(labels, store.recovered.items);
+    const handed = leftOnDisk.get(telemetry)?.get(store.directory) ?? 0;
+    leftOnDisk.get(telemetry)?.delete(store.directory);
+    const fromEarlierRun = Math.max(0, store.recovered.items - handed);
+    recoveredCounter.inc(labels, fromEarlierRun);
     addQueued(store.recovered.items);
-    logger.info({ exporter: id.key, batches: store.recovered.batches, items: store.recovered.items }, 'persistent queue: sending what an earlier run left on disk');
+    logger.info(
+      { exporter: id.key, batches: store.recovered.batches, items: store.recovered.items, fromEarlierRun },
+      fromEarlierRun > 0 ? 'persistent queue: sending what an earlier run left on disk' : 'persistent queue: taking over what this process left on disk before the reload',
+    );
   }
 
   const stoppedError = (): SondeError =>
@@ -220,6 +232,11 @@ export function createExporterHelper(options: ExporterHelperOptions): Exporter {
           const left = await queue.stop();
           if (persistent && queue.size() + queuedItems > 0) {
             logger.info({ exporter: id.key, batches: queue.size(), items: queuedItems }, 'persistent queue: unsent data stays on disk for the next run');
+            if (store instanceof PersistentQueueStore) {
+              let dirs = leftOnDisk.get(telemetry);
+              if (!dirs) leftOnDisk.set(telemetry, (dirs = new Map()));
+              dirs.set(store.directory, queuedItems);
+            }
           }
           const items = left.reduce((n, e) => n + e.items, 0);
           if (items > 0) {

@@ -57,6 +57,10 @@ export class PersistentQueueStore implements QueueStore {
   private reservedCount = 0;
   private nextKey = 1;
   private closed = false;
+  /** The queue's directory (one per exporter under storage_dir). */
+  get directory(): string {
+    return this.options.directory;
+  }
   /** Batches and items found on disk at open: accepted by an earlier run, sent by this one. */
   readonly recovered: { batches: number; items: number };
 
