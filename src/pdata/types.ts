@@ -141,11 +141,22 @@ export interface ResourceMetrics {
 export type Signal = 'traces' | 'metrics';
 export const SIGNALS: readonly Signal[] = ['traces', 'metrics'];
 
-export interface TracesBatch {
+/**
+ * Where a batch came from, known to Sonde only (never exported, never encoded into OTLP).
+ * `clientAddress` is the IP address of the peer that sent the request (IPv4-mapped IPv6
+ * normalised to a.b.c.d), set by network receivers; k8sattributes associates by it.
+ * Processors that pass a batch on keep the field; the batch processor keeps it only when every
+ * merged batch came from the same client, so k8sattributes must run before `batch`.
+ */
+export interface RequestContext {
+  clientAddress?: string;
+}
+
+export interface TracesBatch extends RequestContext {
   signal: 'traces';
   resourceSpans: ResourceSpans[];
 }
-export interface MetricsBatch {
+export interface MetricsBatch extends RequestContext {
   signal: 'metrics';
   resourceMetrics: ResourceMetrics[];
 }

@@ -30,6 +30,12 @@ export class BatchProcessor implements Processor {
   private readonly timeoutMs: number;
   private buffer: Buffer = { resourceSpans: [], resourceMetrics: [], items: 0 };
   private signal: TelemetryBatch['signal'] | undefined;
+  /**
+   * The one client every buffered batch came from; undefined once batches of different clients
+   * (or one without a client) were merged: a merged batch names no client, which is why
+   * k8sattributes (association by connection) must run before this processor.
+   */
+  private client: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
   private stopped = false;
@@ -53,6 +59,7 @@ export class BatchProcessor implements Processor {
     const n = countItems(batch);
     if (n === 0) return;
     this.signal = batch.signal;
+    this.client = this.buffer.items === 0 || batch.clientAddress === this.client ? batch.clientAddress : undefined;
     if (batch.signal === 'traces') this.buffer.resourceSpans.push(...batch.resourceSpans);
     else this.buffer.resourceMetrics.push(...batch.resourceMetrics);
     this.buffer.items += n;
@@ -71,9 +78,12 @@ export class BatchProcessor implements Processor {
       this.signal === 'traces'
         ? { signal: 'traces', resourceSpans: this.buffer.resourceSpans }
         : { signal: 'metrics', resourceMetrics: this.buffer.resourceMetrics };
+    if (this.client !== undefined) whole.clientAddress = this.client;
+    this.client = undefined;
     this.buffer = { resourceSpans: [], resourceMetrics: [], items: 0 };
     const max = this.config.send_batch_max_size;
     const parts = max > 0 ? splitBatch(whole, max) : [whole];
+    if (whole.clientAddress !== undefined) for (const part of parts) part.clientAddress = whole.clientAddress;
     for (const part of parts) {
       const p = this.next
         .consume(part)

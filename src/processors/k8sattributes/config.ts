@@ -15,7 +15,7 @@ export interface K8sAttributesConfig {
   filter: { node_from_env_var: string; node: string };
   extract: { metadata: string[]; labels: ExtractRule[]; annotations: ExtractRule[] };
   service_name: { enabled: boolean; override: boolean };
-  association: { pod_ip_attributes: string[]; pid_scope_prefixes: string[] };
+  association: { pod_ip_attributes: string[]; pid_scope_prefixes: string[]; from_connection: boolean };
   peer: { enabled: boolean; attribute_prefix: string; watch_all_pods: boolean; watch_services: boolean };
   wait_for_metadata: boolean;
   wait_for_metadata_timeout: string | 0;
@@ -49,7 +49,7 @@ export function createDefaultConfig(): K8sAttributesConfig {
     filter: { node_from_env_var: 'K8S_NODE_NAME', node: '' },
     extract: { metadata: [...METADATA_ATTRIBUTES], labels: [], annotations: [] },
     service_name: { enabled: true, override: true },
-    association: { pod_ip_attributes: ['k8s.pod.ip'], pid_scope_prefixes: ['sonde.ebpf.'] },
+    association: { pod_ip_attributes: ['k8s.pod.ip'], pid_scope_prefixes: ['sonde.ebpf.'], from_connection: true },
     peer: { enabled: true, attribute_prefix: 'sonde.peer.', watch_all_pods: false, watch_services: true },
     wait_for_metadata: false,
     wait_for_metadata_timeout: '2s',
@@ -135,7 +135,7 @@ export const configSchema: JsonSchema = {
     association: {
       type: 'object',
       additionalProperties: false,
-      description: 'How a resource is matched to a pod. Tried in order: process.pid -> /proc/<pid>/cgroup -> container id (or pod uid); container.id; the IP attributes below; k8s.pod.uid; k8s.pod.name with k8s.namespace.name.',
+      description: 'How a resource is matched to a pod. Tried in order: process.pid -> /proc/<pid>/cgroup -> container id (or pod uid); container.id; the IP attributes below; k8s.pod.uid; k8s.pod.name with k8s.namespace.name; then the address of the connection the data came in on (from_connection).',
       properties: {
         pod_ip_attributes: {
           type: 'array',
@@ -149,6 +149,12 @@ export const configSchema: JsonSchema = {
           default: ['sonde.ebpf.'],
           description:
             'process.pid is looked up in /proc only for resources with an instrumentation scope starting with one of these (the ebpf receiver\'s scopes, whose pids are host pids). An application sending OTLP reports the pid inside its own container, which names a different host process. An empty list trusts process.pid on every resource.',
+        },
+        from_connection: {
+          type: 'boolean',
+          default: true,
+          description:
+            'When nothing above matched, associate a resource with the pod whose IP is the address of the client that sent it (the otlp receiver records the sender\'s IP; the Collector\'s pod_association source `connection`). Only an IP exactly one live pod holds counts (never a host-network pod\'s, which is the node\'s), and a resource that already names a pod, container or pod IP is left alone. Put k8sattributes before batch: a batch merged from several clients has no address.',
         },
       },
     },

@@ -179,6 +179,18 @@ export class MetadataStore {
     return undefined;
   }
 
+  /**
+   * The pod holding `ip` right now, only when exactly one live pod holds it (association by a
+   * sender's address must not guess: overlapping holders answer nothing, and host-network pods,
+   * which share the node's IP, are never indexed by IP at all). Tombstones never answer.
+   */
+  soleLivePodByIp(ip: string): PodRecord | undefined {
+    const slot = this.byIp.get(ip);
+    if (!slot) return undefined;
+    if (isPod(slot)) return slot;
+    return slot.live.length === 1 ? slot.live[0] : undefined;
+  }
+
   serviceByIp(ip: string): ServiceRecord | undefined {
     return this.serviceIps.get(ip);
   }

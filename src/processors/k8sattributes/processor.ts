@@ -15,7 +15,7 @@ const loadKubeModules = () => Promise.all([import('./kube-config.js'), import('.
 interface Association {
   pod: PodRecord | undefined;
   containerId: string | undefined;
-  method: 'container_id' | 'cgroup_pod_uid' | 'pod_ip' | 'pod_uid' | 'pod_name' | 'none';
+  method: 'container_id' | 'cgroup_pod_uid' | 'pod_ip' | 'pod_uid' | 'pod_name' | 'connection' | 'none';
   /** The keys the resource carries that a pod could match later (for wait_for_metadata). */
   pending: string | undefined;
 }
@@ -54,7 +54,7 @@ export class K8sAttributesProcessor implements Processor {
     this.clientKey = `${settings.id.key}\u0000${JSON.stringify(config)}`;
     this.associations = settings.telemetry.counter(
       'sonde_k8s_associations_total',
-      'Resources the k8sattributes processor looked up, by how the pod was found (container_id, cgroup_pod_uid, pod_ip, pod_uid, pod_name) or none.',
+      'Resources the k8sattributes processor looked up, by how the pod was found (container_id, cgroup_pod_uid, pod_ip, pod_uid, pod_name, connection) or none.',
       ['processor', 'method'],
     );
     this.waitTimeouts = settings.telemetry.counter(
@@ -114,8 +114,11 @@ export class K8sAttributesProcessor implements Processor {
     return this.next.consume(batch);
   }
 
-  /** Exposed for tests and the docs: the association a resource gets right now. */
-  associate(store: MetadataStore, attrs: Attributes, trustPid: boolean): Association {
+  /**
+   * Exposed for tests and the docs: the association a resource gets right now. `clientAddress`
+   * is the sender's IP of the batch the resource came in (TelemetryBatch.clientAddress).
+   */
+  associate(store: MetadataStore, attrs: Attributes, trustPid: boolean, clientAddress?: string): Association {
     let containerId: string | undefined;
     let podUid: string | undefined;
     const pid = trustPid ? toPid(attrs['process.pid']) : undefined;
@@ -154,6 +157,13 @@ export class K8sAttributesProcessor implements Processor {
       if (pod) return { pod, containerId, method: 'pod_name', pending: undefined };
     }
     const pending = containerId ?? podUid ?? ip ?? (typeof uid === 'string' ? uid : undefined) ?? (typeof name === 'string' && typeof ns === 'string' ? `${ns}/${name}` : undefined);
+    // Last: the sender's address, only for a resource that names no pod, container or pod IP of
+    // its own (a gateway forwarding other pods' data must not stamp its own pod on them).
+    if (pending === undefined && clientAddress && this.config.association.from_connection && !namesPod(attrs)) {
+      const pod = store.soleLivePodByIp(clientAddress);
+      if (pod) return { pod, containerId, method: 'connection', pending: undefined };
+      return { pod: undefined, containerId, method: 'none', pending: `connection:${clientAddress}` };
+    }
     return { pod: undefined, containerId, method: 'none', pending };
   }
 
@@ -171,7 +181,7 @@ export class K8sAttributesProcessor implements Processor {
     const resources = batch.signal === 'metrics' ? batch.resourceMetrics : batch.resourceSpans;
     for (const r of resources) {
       const attrs = r.resource.attributes;
-      const a = this.associate(store, attrs, this.trustsPid(r));
+      const a = this.associate(store, attrs, this.trustsPid(r), batch.clientAddress);
       this.associations.inc({ processor, method: a.method });
       if (a.pod) applyPodAttributes(attrs, store, a.pod, a.containerId, this.attrOptions);
       else if (a.containerId && this.attrOptions.metadata.has('container.id') && attrs['container.id'] === undefined) attrs['container.id'] = a.containerId;
@@ -238,7 +248,7 @@ export class K8sAttributesProcessor implements Processor {
       const resources = batch.signal === 'metrics' ? batch.resourceMetrics : batch.resourceSpans;
       const out: string[] = [];
       for (const r of resources) {
-        const a = this.associate(client.store, r.resource.attributes, this.trustsPid(r));
+        const a = this.associate(client.store, r.resource.attributes, this.trustsPid(r), batch.clientAddress);
         if (!a.pod && a.pending && !this.gaveUp.has(a.pending)) out.push(a.pending);
       }
       return out;
@@ -259,6 +269,12 @@ export class K8sAttributesProcessor implements Processor {
       keys = missing();
     }
   }
+}
+
+/** Whether the resource carries any attribute that identifies its own pod. */
+function namesPod(attrs: Attributes): boolean {
+  for (const k of ['k8s.pod.uid', 'k8s.pod.name', 'container.id', 'k8s.pod.ip']) if (attrs[k] !== undefined && attrs[k] !== '') return true;
+  return false;
 }
 
 function toPid(v: AttributeValue | undefined): number | undefined {

@@ -14,6 +14,7 @@ import { encodeExportResponse } from '../../pdata/otlp/decode.js';
 import type { Signal } from '../../pdata/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { GRPC_EXPORT_METHODS } from '../../exporters/otlp/grpc-exporter.js';
+import { grpcPeerAddress } from './client-address.js';
 import { ingest, malformedCounter, type IngestContext } from './ingest.js';
 
 const raw = (b: Buffer): Buffer => b;
@@ -63,7 +64,7 @@ export class OtlpGrpcServer {
       if (!ctx.next[signal]) continue;
       const impl: UntypedServiceImplementation = {
         Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
-          this.export(signal, call.request, callback).catch((err) => {
+          this.export(signal, call.request, grpcPeerAddress(call.getPeer()), callback).catch((err) => {
             this.options.logger.error({ err }, 'otlp receiver: unexpected error handling a gRPC call');
             callback({ code: GrpcStatus.INTERNAL, details: 'internal error' });
           });
@@ -78,8 +79,8 @@ export class OtlpGrpcServer {
     this.server = server;
   }
 
-  private async export(signal: Signal, request: Buffer, callback: sendUnaryData<Uint8Array>): Promise<void> {
-    const outcome = await ingest(this.options.ctx, signal, request, 'protobuf');
+  private async export(signal: Signal, request: Buffer, clientAddress: string | undefined, callback: sendUnaryData<Uint8Array>): Promise<void> {
+    const outcome = await ingest(this.options.ctx, signal, request, 'protobuf', clientAddress);
     switch (outcome.kind) {
       case 'ok':
         return callback(null, encodeExportResponse(signal, 'protobuf', outcome.partial));

@@ -5,6 +5,7 @@ import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zli
 import type { Logger } from '../../telemetry/logger.js';
 import { encodeExportResponse, encodeRpcStatus, type OtlpFormat } from '../../pdata/otlp/decode.js';
 import type { Signal } from '../../pdata/types.js';
+import { normalizeClientAddress } from './client-address.js';
 import { ingest, malformedCounter, type IngestContext } from './ingest.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics' };
@@ -178,7 +179,7 @@ export class OtlpHttpServer {
       const headers: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
       return this.fail(res, e.status, e.status === 413 ? RPC_RESOURCE_EXHAUSTED : RPC_INVALID_ARGUMENT, format, `${e.code}: ${e.message}`, headers);
     }
-    const outcome = await ingest(ctx, signal, body, format);
+    const outcome = await ingest(ctx, signal, body, format, normalizeClientAddress(req.socket.remoteAddress));
     switch (outcome.kind) {
       case 'ok':
         return this.reply(res, 200, format, encodeExportResponse(signal, format, outcome.partial));

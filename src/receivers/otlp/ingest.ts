@@ -25,7 +25,8 @@ export function malformedCounter(telemetry: SelfTelemetry) {
   return telemetry.counter('sonde_receiver_malformed_requests_total', 'Requests a receiver refused as malformed or too large (OTLP 400 / 413 / INVALID_ARGUMENT).', ['receiver', 'transport']);
 }
 
-export async function ingest(ctx: IngestContext, signal: Signal, body: Uint8Array, format: OtlpFormat): Promise<IngestOutcome> {
+/** `clientAddress`: the sender's IP (normalised), recorded on the batch for k8sattributes. */
+export async function ingest(ctx: IngestContext, signal: Signal, body: Uint8Array, format: OtlpFormat, clientAddress?: string): Promise<IngestOutcome> {
   const consumer = ctx.next[signal];
   const labels = { receiver: ctx.receiver };
   let decoded;
@@ -35,6 +36,7 @@ export async function ingest(ctx: IngestContext, signal: Signal, body: Uint8Arra
     const error = err instanceof SondeError ? err : new SondeError('SONDE_OTLP_MALFORMED', String(err));
     return { kind: 'malformed', error };
   }
+  if (clientAddress !== undefined) decoded.batch.clientAddress = clientAddress;
   if (decoded.rejected > 0) ctx.telemetry.receiverRefused.inc(labels, decoded.rejected);
   const partial = decoded.rejected > 0 ? { rejected: decoded.rejected, message: `SONDE_OTLP_UNSUPPORTED_METRIC: ${decoded.rejectedMessage}` } : undefined;
   if (decoded.items === 0 || !consumer) return partial ? { kind: 'ok', partial } : { kind: 'ok' };
