@@ -56,4 +56,19 @@ describe('docs stay true to the code', () => {
     expect(inSection(section('sonde doctor findings'), 'DOCTOR').sort()).toEqual([...ids].sort());
     expect(inSection(section('Error codes'), 'SONDE').sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
+  it("every metric Sonde registers is in docs/metrics-and-spans.md's own-metrics table, with its type and labels", () => {
+    const registered = new Map<string, { type: string; labels: string }>();
+    const call = /(counter|gauge|histogram)(?:<[^>]*>)?\(\s*'(sonde_[a-z0-9_]+)',\s*(?:'(?:[^'\\]|\\.)*'|`[^`]*`)(?:,\s*\[([^\]]*)\])?/g;
+    for (const f of sourceFiles(join(root, 'src'))) {
+      for (const m of readFileSync(f, 'utf8').matchAll(call)) registered.set(m[2]!, { type: m[1]!, labels: (m[3] ?? '').replace(/['\s]/g, '') });
+    }
+    expect(registered.size).toBeGreaterThan(20);
+    const doc = read('docs/metrics-and-spans.md');
+    const section = doc.slice(doc.indexOf("## Sonde's own metrics"));
+    const documented = new Map<string, { type: string; labels: string }>();
+    for (const m of section.matchAll(/^\| `(sonde_[a-z0-9_]+)` \| (\w+) \| ([^|]*) \|/gm)) {
+      documented.set(m[1]!, { type: m[2]!, labels: m[3]!.trim() === '-' ? '' : m[3]!.replace(/[`\s]/g, '') });
+    }
+    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(registered));
+  });
 });
