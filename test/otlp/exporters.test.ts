@@ -41,8 +41,16 @@ async function roundTrip(exporter: Exporter): Promise<void> {
   await exporter.consume(sampleTraces());
   await exporter.consume(sampleMetrics());
   await exporter.shutdown();
-  expect(traces.batches.map(withoutFlags)).toEqual([sampleTraces()]);
-  expect(metrics.batches).toEqual([sampleMetrics()]);
+  // The receiver notes who sent each request (for k8sattributes' association by connection);
+  // that context is not part of the data, which must arrive unchanged.
+  expect([...traces.batches, ...metrics.batches].map((b) => b.clientAddress)).toEqual(['127.0.0.1', '127.0.0.1']);
+  expect(traces.batches.map(withoutFlags).map(withoutClient)).toEqual([sampleTraces()]);
+  expect(metrics.batches.map(withoutClient)).toEqual([sampleMetrics()]);
+}
+
+function withoutClient(batch: TelemetryBatch): TelemetryBatch {
+  const { clientAddress: _sender, ...data } = batch;
+  return data as TelemetryBatch;
 }
 
 describe('exporters into Sonde\'s own receiver', () => {
