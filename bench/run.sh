@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 name=${1:?usage: bench/run.sh ingest|overhead|export|memory}
 case "$name" in ingest|overhead|export|memory) ;; *) echo "bench: unknown benchmark '$name'" >&2; exit 2 ;; esac
 
+# shellcheck source=../scripts/lib/common.sh
+. scripts/lib/common.sh # retry: the same bounded retries as the test setup
 apt_updated=0
 need() { # need COMMAND-OR-FILE PACKAGE...
   if command -v "$1" >/dev/null 2>&1 || [ -e "$1" ]; then return 0; fi
   command -v apt-get >/dev/null 2>&1 || { echo "bench: $1 is missing; install: ${*:2}" >&2; exit 1; }
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq >&2; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${@:2}" >&2
+  if [ "$apt_updated" = 0 ]; then retry apt-get -o DPkg::Lock::Timeout=300 update -qq >&2; apt_updated=1; fi
+  retry env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${@:2}" >&2
 }
 
 [ -d node_modules ] || npm ci --no-audit --no-fund >&2

@@ -18,6 +18,7 @@ import { markdownTable, textTable } from '../lib/table.js';
 import { describeMachine, machine } from '../lib/machine.js';
 import { writeSection } from '../lib/docs.js';
 import { freePort, runSonde, sleep, startBackground } from '../lib/services.js';
+import { sondeBenchConfig } from '../lib/sonde-config.js';
 
 const DURATION_S = Number(process.env.SONDE_BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.SONDE_BENCH_ROUNDS ?? 3);
@@ -39,24 +40,7 @@ interface Target { pid: number; endpoint: string; stop(): Promise<void> }
 async function startSondeTarget(sinkAddr: string): Promise<Target> {
   const port = await freePort();
   const admin = `127.0.0.1:${await freePort()}`;
-  const s = await runSonde(`
-receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${port} }
-      http: { enabled: false }
-processors:
-  batch: {}
-exporters:
-  otlp:
-    endpoint: ${sinkAddr}
-    tls: { insecure: true }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: ${admin} } }
-  pipelines:
-    traces: { receivers: [otlp], processors: [batch], exporters: [otlp] }
-    metrics: { receivers: [otlp], processors: [batch], exporters: [otlp] }
-`, admin);
+  const s = await runSonde(sondeBenchConfig({ target: { kind: 'sonde', admin }, otlpPort: port, sinkAddr }), admin);
   return { pid: s.pid, endpoint: `127.0.0.1:${port}`, stop: () => s.stop() };
 }
 
@@ -64,23 +48,7 @@ async function startCollectorTarget(bin: string, sinkAddr: string): Promise<Targ
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sonde-bench-otelcol-'));
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, `
-receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${port} }
-processors:
-  batch: {}
-exporters:
-  otlp:
-    endpoint: ${sinkAddr}
-    tls: { insecure: true }
-service:
-  telemetry: { logs: { level: warn }, metrics: { level: none } }
-  pipelines:
-    traces: { receivers: [otlp], processors: [batch], exporters: [otlp] }
-    metrics: { receivers: [otlp], processors: [batch], exporters: [otlp] }
-`);
+  writeFileSync(file, sondeBenchConfig({ target: { kind: 'collector' }, otlpPort: port, sinkAddr }));
   const bg = await startBackground(bin, ['--config', file], { immediately: true }).catch(async (e) => {
     rmSync(dir, { recursive: true, force: true });
     throw e;

@@ -12,6 +12,7 @@ import { writeSection } from '../lib/docs.js';
 import { repoRoot } from '../lib/paths.js';
 import { freePort, runSonde, sleep, type RunningSonde } from '../lib/services.js';
 import { buildOtlpbench, startSink } from '../lib/otlp-sink.js';
+import { ebpfBenchReceiver, sondeBenchConfig } from '../lib/sonde-config.js';
 import { startNginx } from '../overhead/nginx.js';
 import { runWrk } from '../overhead/wrk.js';
 
@@ -20,28 +21,7 @@ const SECONDS = Number(process.env.SONDE_BENCH_SECONDS ?? 8);
 const MiB = 2 ** 20;
 
 function config(nginxPort: number, otlpPort: number, sinkAddr: string, admin: string): string {
-  return `
-receivers:
-  ebpf:
-    collection_interval: 1s
-    include: { ports: [${nginxPort}] }
-    exclude: { processes: [wrk, otlpbench] }
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${otlpPort} }
-      http: { enabled: false }
-processors:
-  batch: {}
-exporters:
-  otlp:
-    endpoint: ${sinkAddr}
-    tls: { insecure: true }
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: ${admin} } }
-  pipelines:
-    traces: { receivers: [ebpf, otlp], processors: [batch], exporters: [otlp] }
-    metrics: { receivers: [ebpf, otlp], processors: [batch], exporters: [otlp] }
-`;
+  return sondeBenchConfig({ target: { kind: 'sonde', admin }, receivers: { ebpf: ebpfBenchReceiver(nginxPort) }, otlpPort, sinkAddr });
 }
 
 /** Samples RSS every 200 ms while `work` runs; returns the peak. */

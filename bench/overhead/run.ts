@@ -13,6 +13,7 @@ import { describeMachine, machine } from '../lib/machine.js';
 import { writeSection } from '../lib/docs.js';
 import { freePort, getText, promValue, runSonde, sleep, type RunningSonde } from '../lib/services.js';
 import { buildOtlpbench, startSink, type Sink } from '../lib/otlp-sink.js';
+import { ebpfBenchReceiver, sondeBenchConfig } from '../lib/sonde-config.js';
 import { startNginx } from './nginx.js';
 import { runWrk } from './wrk.js';
 
@@ -26,25 +27,7 @@ const FIXED_ROUNDS = Number(process.env.SONDE_BENCH_FIXED_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.SONDE_BENCH_CONNECTIONS ?? 16);
 
 export function sondeConfig(nginxPort: number, sinkAddr: string, admin: string): string {
-  return `
-receivers:
-  ebpf:
-    collection_interval: 1s
-    include: { ports: [${nginxPort}] }
-    exclude: { processes: [wrk, otlpbench] }
-processors:
-  batch: {}
-exporters:
-  otlp:
-    endpoint: ${sinkAddr}
-    tls: { insecure: true }
-    compression: ${COMPRESSION}
-service:
-  telemetry: { logs: { level: warn }, metrics: { address: ${admin} } }
-  pipelines:
-    traces: { receivers: [ebpf], processors: [batch], exporters: [otlp] }
-    metrics: { receivers: [ebpf], processors: [batch], exporters: [otlp] }
-`;
+  return sondeBenchConfig({ target: { kind: 'sonde', admin }, receivers: { ebpf: ebpfBenchReceiver(nginxPort) }, sinkAddr, compression: COMPRESSION });
 }
 
 /** One load run: what the client saw. */
