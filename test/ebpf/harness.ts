@@ -1,9 +1,10 @@
 // Shared pieces of the eBPF receiver tests: settings, a capturing consumer, a child process that
 // makes TCP connections, and lookups in captured metrics.
-import { spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Consumer, CreateSettings } from '../../src/component/types.js';
 import type { Attributes, HistogramDataPoint, MetricsBatch, NumberDataPoint, ResourceMetrics, TelemetryBatch } from '../../src/pdata/types.js';
 import { createSilentLogger } from '../../src/telemetry/logger.js';
@@ -136,4 +137,34 @@ export function runConnectChild(args: {
       else resolve(JSON.parse(out) as ChildResult);
     });
   });
+}
+
+const CONNECT_BURST = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
+
+export interface BurstResult {
+  pid: number;
+  ok: number;
+  timeout: number;
+  other: number;
+}
+
+/**
+ * In a private network namespace (its own loopback, tcp_syn_retries=1, so the host is untouched):
+ * a listener on `port` that never accepts, and `connects` connects to it in flight at once from
+ * fixtures/connect-burst.mjs. Most of them time out after about 3 s. Returns the client's summary.
+ */
+export function connectBurstInNetns(port: number, connects: number, tmpPrefix: string): BurstResult {
+  const dir = mkdtempSync(join(tmpdir(), tmpPrefix));
+  copyFileSync(CONNECT_BURST, join(dir, 'client.mjs'));
+  const script = [
+    'ip link set lo up',
+    'sysctl -qw net.ipv4.tcp_syn_retries=1',
+    `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${port})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
+    // wait (bounded, 10 s) until the listener is up: a fixed sleep is too short on a loaded host
+    `i=0; while ! grep -q ':${port.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
+    `"${process.execPath}" ${join(dir, 'client.mjs')} ${port} ${connects}`,
+    'kill $! 2>/dev/null; true',
+  ].join('\n');
+  const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+  return JSON.parse(out) as BurstResult;
 }

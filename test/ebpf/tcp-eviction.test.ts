@@ -3,22 +3,16 @@
 // they time out in about 3 s), the kernel forgets the owner of most of them. Every connect must then
 // be either reported (sonde.tcp.connections, any outcome) or counted in
 // sonde_ebpf_events_lost_total{program="tcp_state_evicted"}: reported + evicted == N, exactly.
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, resourceOf, sumOf } from './harness.js';
+import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf } from './harness.js';
 
 const PORT = 9998; // inside the private namespace
 const N = 48; // connects in flight at once, three times the socket map
-const CLIENT = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
 
 describe('ebpf receiver: TCP socket map eviction is counted (private netns, real kernel)', () => {
   const bpf = requireBpf();
@@ -41,18 +35,7 @@ describe('ebpf receiver: TCP socket map eviction is counted (private netns, real
       return Number.isNaN(v) ? 0 : v;
     };
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'sonde-eviction-'));
-      copyFileSync(CLIENT, join(dir, 'client.mjs'));
-      const script = [
-        'ip link set lo up',
-        'sysctl -qw net.ipv4.tcp_syn_retries=1',
-        `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${PORT})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
-        `i=0; while ! grep -q ':${PORT.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
-        `"${process.execPath}" ${join(dir, 'client.mjs')} ${PORT} ${N}`,
-        'kill $! 2>/dev/null; true',
-      ].join('\n');
-      const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
-      const child = JSON.parse(out) as { pid: number; ok: number; timeout: number; other: number };
+      const child = connectBurstInNetns(PORT, N, 'sonde-eviction-');
       expect(child.ok + child.timeout + child.other).toBe(N);
 
       const reported = (): number =>

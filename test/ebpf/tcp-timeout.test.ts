@@ -1,11 +1,6 @@
 // Connect timeouts and SYN retransmits, in a private network namespace (its own loopback and
 // tcp_syn_retries=1, so nothing on the host is touched): a listener that never accepts fills its
 // queue, later SYNs are dropped, the client retransmits them and gives up with ETIMEDOUT.
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
@@ -13,11 +8,10 @@ import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, resourceOf, sumOf } from './harness.js';
+import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf } from './harness.js';
 import { pollUntil } from '../helpers/poll.js';
 
 const PORT = 9999; // inside the private namespace
-const CLIENT = fileURLToPath(new URL('./fixtures/connect-burst.mjs', import.meta.url));
 
 describe('ebpf receiver: connect timeouts and retransmits (private netns, real kernel)', () => {
   const bpf = requireBpf();
@@ -41,19 +35,7 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
       // The fix for connect outcomes silently skipped on busy hosts: state changes come from the
       // raw tracepoint, which another tool's BPF program cannot block (see docs/metrics-and-spans.md).
       expect((receiver as EbpfReceiver).running.find((f) => f.name === 'tcp')).toMatchObject({ stateAttach: 'raw_tracepoint' });
-      const dir = mkdtempSync(join(tmpdir(), 'sonde-timeout-'));
-      copyFileSync(CLIENT, join(dir, 'client.mjs'));
-      const script = [
-        'ip link set lo up',
-        'sysctl -qw net.ipv4.tcp_syn_retries=1',
-        `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${PORT})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
-        // wait (bounded, 10 s) until the listener is up: a fixed sleep is too short on a loaded host
-        `i=0; while ! grep -q ':${PORT.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
-        `"${process.execPath}" ${join(dir, 'client.mjs')} ${PORT} 6`,
-        'kill $! 2>/dev/null; true',
-      ].join('\n');
-      const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
-      const child = JSON.parse(out) as { pid: number; ok: number; timeout: number; other: number };
+      const child = connectBurstInNetns(PORT, 6, 'sonde-timeout-');
       expect(child.timeout).toBeGreaterThan(0);
       expect(child.ok + child.timeout + child.other).toBe(6);
 

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Exporter } from '../../src/component/types.js';
 import { otlpExporterFactory } from '../../src/exporters/otlp/factory.js';
 import { GRPC_EXPORT_METHODS } from '../../src/exporters/otlp/grpc-exporter.js';
 import { otlpHttpExporterFactory } from '../../src/exporters/otlphttp/factory.js';
@@ -21,6 +22,19 @@ const { certFile, cert, key } = selfSignedCert(dir);
 const telemetry = new SelfTelemetry({ processMetrics: false });
 const noQueue = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
 const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
+// Exporter settings shared by both "verifies the server" tests: trust the test CA, send `headers`.
+const verifiedBy = (headers: Record<string, string>) => ({
+  headers,
+  tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
+  sending_queue: noQueue,
+  retry_on_failure: noRetry,
+});
+/** Starts the exporter, exports the two sample spans, and shuts it down. */
+async function exportOnce(e: Exporter): Promise<void> {
+  await e.start();
+  await e.consume(sampleTraces());
+  await e.shutdown();
+}
 
 let https: HttpsServer;
 let httpsUrl: string;
@@ -79,14 +93,9 @@ describe('otlphttp over TLS', () => {
       ...otlpHttpExporterFactory.createDefaultConfig(),
       endpoint: httpsUrl,
       compression: 'none',
-      headers: { authorization: 'Bearer tls-token' },
-      tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
-      sending_queue: noQueue,
-      retry_on_failure: noRetry,
+      ...verifiedBy({ authorization: 'Bearer tls-token' }),
     });
-    await e.start();
-    await e.consume(sampleTraces());
-    await e.shutdown();
+    await exportOnce(e);
     expect(httpsSeen).toEqual([{ authorization: 'Bearer tls-token', spans: 2 }]);
   });
 
@@ -122,14 +131,9 @@ describe('otlp (gRPC) over TLS', () => {
     const e = otlpExporterFactory.create(settingsFor('otlp/tls', telemetry), {
       ...otlpExporterFactory.createDefaultConfig(),
       endpoint: `127.0.0.1:${grpcPort}`,
-      headers: { Authorization: 'Bearer grpc-token' },
-      tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
-      sending_queue: noQueue,
-      retry_on_failure: noRetry,
+      ...verifiedBy({ Authorization: 'Bearer grpc-token' }),
     });
-    await e.start();
-    await e.consume(sampleTraces());
-    await e.shutdown();
+    await exportOnce(e);
     expect(grpcSeen).toEqual([{ authorization: 'Bearer grpc-token', spans: 2 }]);
     expect(await counterValue(telemetry, 'sonde_exporter_sent_items_total', { exporter: 'otlp/tls' })).toBe(2);
   });

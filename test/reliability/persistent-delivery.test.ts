@@ -37,15 +37,20 @@ describe('persistent queue, end to end', () => {
     for (const s of sinks) await s.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
+  /** A scratch directory and a started backend sink, both cleaned up after the suite. */
+  const freshRun = async (): Promise<{ dir: string; sink: OtlpSink }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-persist-'));
+    dirs.push(dir);
+    const sink = new OtlpSink();
+    sinks.push(sink);
+    await sink.start();
+    return { dir, sink };
+  };
 
   it(
     'delivers every span at least once across backend outages and a SIGKILL of Sonde, and counts the duplicates',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'sonde-persist-'));
-      dirs.push(dir);
-      const sink = new OtlpSink();
-      sinks.push(sink);
-      await sink.start();
+      const { dir, sink } = await freshRun();
       const { file: config, ports } = await writeTracesConfig(dir, pipeline(sink.port, join(dir, 'queue')));
       let sonde = await startAndWait(config, ports);
       procs.push(sonde);
@@ -131,11 +136,7 @@ describe('persistent queue, end to end', () => {
   it(
     'a graceful shutdown with the backend down keeps the queue on disk, and the next run sends it',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'sonde-persist-'));
-      dirs.push(dir);
-      const sink = new OtlpSink();
-      sinks.push(sink);
-      await sink.start();
+      const { dir, sink } = await freshRun();
       const sinkPort = sink.port;
       await sink.stop(); // the backend is down for the whole first run
       const { file: config, ports } = await writeTracesConfig(dir, pipeline(sinkPort, join(dir, 'queue')));
