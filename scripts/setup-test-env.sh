@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # shellcheck source=lib/common.sh
-. "$(dirname "$0")/lib/common.sh" # retry: bounded retries for apt and the Go module proxy
+. "$(dirname "$0")/lib/common.sh" # retry (bounded retries for apt and the Go module proxy), has_lib
 
 # --- Debian packages --------------------------------------------------------------------------
 # One list for every area, so `apt-get update` runs at most once:
@@ -21,7 +21,7 @@ fi
 PKGS=(clang llvm libbpf-dev bpftool libbpf1 bpftrace nginx-light prometheus wrk curl python3 openssl
   iproute2 libcap2-bin util-linux nftables systemd systemd-container)
 missing=()
-for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+for p in "${PKGS[@]}"; do [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-test-env: installing ${missing[*]}"
   # DPkg::Lock::Timeout: wait for another apt/dpkg (a concurrent setup) instead of failing at once.
@@ -78,7 +78,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { echo "setup-test
 for tool in clang llvm-strip bpftool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "setup-test-env: $tool missing (clang llvm bpftool)" >&2; exit 1; }
 done
-ldconfig -p | grep -q 'libbpf\.so\.1 ' || { echo "setup-test-env: libbpf.so.1 missing (libbpf1)" >&2; exit 1; }
+has_lib libbpf.so.1 || { echo "setup-test-env: libbpf.so.1 not in the linker cache (package libbpf1; dpkg says: $(dpkg-query -W -f='${Status}' libbpf1 2>&1))" >&2; exit 1; }
 [ -r /sys/kernel/btf/vmlinux ] || echo "setup-test-env: WARNING: /sys/kernel/btf/vmlinux missing: eBPF tests will fail (kernel without BTF)" >&2
 
 # --- k8sattributes / resourcedetection processors (test/k8s, test/resourcedetection, issue 7) -----
@@ -100,7 +100,9 @@ DEPLOY_TOOLS=/usr/local/lib/sonde-test-tools
 KUSTOMIZE_VERSION=v5.5.0
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "setup-test-env: overlayfs unavailable (test/deploy needs it)" >&2; exit 1; }
 # (`kustomize version` says "(devel)" for go-installed builds; the module version is in the binary.)
-if ! go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null | grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s"; then
+# (The listing is captured first: `go version -m | grep -q` dies of SIGPIPE at random under pipefail.)
+kustomize_build=$(go version -m "$DEPLOY_TOOLS/bin/kustomize" 2>/dev/null) || true
+if ! grep -Eq "^\s+mod\s+sigs.k8s.io/kustomize/kustomize/v5\s+$KUSTOMIZE_VERSION\s" <<<"$kustomize_build"; then
   echo "setup-test-env: building kustomize $KUSTOMIZE_VERSION"
   retry env GOBIN="$DEPLOY_TOOLS/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi

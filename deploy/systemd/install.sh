@@ -66,7 +66,9 @@ command -v node >/dev/null 2>&1 || { echo "install.sh: Node.js 20 or newer is re
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { echo "install.sh: Node.js >= 20 required, found $(node -v)" >&2; exit 1; }
 [ -f "$CONFIG" ] || { echo "install.sh: config $CONFIG not found" >&2; exit 1; }
-if ! ldconfig -p 2>/dev/null | grep -q 'libbpf\.so\.1'; then
+# Captured, not piped into grep -q: that dies of SIGPIPE at random under pipefail.
+ld_cache=$(ldconfig -p 2>/dev/null) || true
+if ! awk '$1 == "libbpf.so.1" { found = 1 } END { exit !found }' <<<"$ld_cache"; then
   log "warning: libbpf.so.1 not found; the ebpf receiver needs it (Debian/Ubuntu: apt-get install libbpf1)"
 fi
 

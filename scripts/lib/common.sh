@@ -50,3 +50,17 @@ bg_stop() {
   fi
   rm -f "$pidfile"
 }
+
+# has_lib SONAME: true when the dynamic linker's cache lists SONAME (e.g. libbpf.so.1). When it does
+# not, the cache is rebuilt once (a package unpacked without its ldconfig trigger) and asked again.
+# `ldconfig -p | grep -q` is not used: under `set -o pipefail`, grep -q exits at the first match and
+# ldconfig, still writing, dies of SIGPIPE, so the check fails at random on a busy machine.
+has_lib() {
+  local listing
+  listing=$(ldconfig -p 2>/dev/null) || true
+  if ! awk -v so="$1" '$1 == so { found = 1 } END { exit !found }' <<<"$listing"; then
+    ldconfig 2>/dev/null || true
+    listing=$(ldconfig -p 2>/dev/null) || true
+  fi
+  awk -v so="$1" '$1 == so { found = 1 } END { exit !found }' <<<"$listing"
+}
