@@ -23,8 +23,8 @@
  * Nothing is lost silently (bpf/http.h SONDE_HTTP_SLOT_*): a record the ring cannot take is
  * counted in EXCHANGE; in UNPAIRED, a response that finds no request state (evicted from the LRU
  * map, or older than Sonde), a response right after request bytes that were not recognised as a
- * request, and a request pipelined behind a pending one (counted when seen: its response cannot
- * be told from body bytes of the pending one's), and a request still waiting for its response
+ * request, and a request pipelined behind a pending one without a body (counted when seen; one
+ * behind a body is taken for body bytes: docs Limits), and a request still waiting for its response
  * after pending_timeout_ns when the next request on its fd replaces it.
  */
 #include "vmlinux.h"

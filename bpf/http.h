@@ -23,7 +23,7 @@
  *             host's connections; or the request came before Sonde started); a response right
  *             after request bytes that were not recognised as a request (a method not listed, a
  *             first read or write of fewer than 4 bytes); a request pipelined behind a pending
- *             one, counted when it is seen (its response cannot be told from body bytes); a
+ *             one without a body, counted when it is seen (docs: Limits); a
  *             request left without response for longer than pending_timeout_ns, counted when
  *             the next request on its fd replaces it
  * A request whose connection closes before any response is not counted.

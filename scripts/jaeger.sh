@@ -47,9 +47,9 @@ install() {
   json=$(retry go mod download -json "$JAEGER_MODULE@$JAEGER_VERSION") || { echo "$json" >&2; echo "jaeger.sh: go mod download $JAEGER_MODULE@$JAEGER_VERSION failed" >&2; exit 1; }
   dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json" | tail -n 1)
   [ -d "$dir" ] || { echo "jaeger.sh: go mod download $JAEGER_MODULE@$JAEGER_VERSION failed" >&2; exit 1; }
-  mkdir -p "$(dirname "$BIN")"
   echo "jaeger.sh: building Jaeger $JAEGER_VERSION (first time only, several minutes)" >&2
-  (cd "$dir" && retry go build -trimpath -o "$BIN.tmp" ./cmd/jaeger)
+  # Only the downloads are retried: a failed compile would fail the same way again, 10 minutes later.
+  (cd "$dir" && retry go mod download && go build -trimpath -o "$BIN.tmp" ./cmd/jaeger)
   mv "$BIN.tmp" "$BIN"
 }
 

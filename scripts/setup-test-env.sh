@@ -18,8 +18,9 @@ fi
 #   backends and load: nginx-light prometheus wrk curl python3; TLS test certificates: openssl
 #   namespaces, capabilities: iproute2 libcap2-bin util-linux; packet loss in a test's netns: nftables
 #   deployment tests: systemd systemd-container (systemd-analyze, nspawn)
+#   committed BPF objects compared with their committed bytes: git
 PKGS=(clang llvm libbpf-dev bpftool libbpf1 bpftrace nginx-light prometheus wrk curl python3 openssl
-  iproute2 libcap2-bin util-linux nftables systemd systemd-container)
+  iproute2 libcap2-bin util-linux nftables systemd systemd-container git)
 missing=()
 for p in "${PKGS[@]}"; do [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -26,7 +26,7 @@ const COMPRESSION = process.env.SONDE_BENCH_COMPRESSION ?? 'gzip';
 const FIXED_ROUNDS = Number(process.env.SONDE_BENCH_FIXED_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.SONDE_BENCH_CONNECTIONS ?? 16);
 
-export function sondeConfig(nginxPort: number, sinkAddr: string, admin: string): string {
+function sondeConfig(nginxPort: number, sinkAddr: string, admin: string): string {
   return sondeBenchConfig({ target: { kind: 'sonde', admin }, receivers: { ebpf: ebpfBenchReceiver(nginxPort) }, sinkAddr, compression: COMPRESSION });
 }
 

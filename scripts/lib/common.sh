@@ -27,8 +27,7 @@ bg_start() {
   shift 4
   nohup "$@" >"$log" 2>&1 &
   echo $! >"$pidfile"
-  local i
-  for i in $(seq 1 $((timeout * 5))); do
+  for _ in $(seq 1 $((timeout * 5))); do
     curl -fsS "$url" >/dev/null 2>&1 && return 0
     bg_running "$pidfile" || break # it exited: no use waiting
     sleep 0.2

@@ -26,14 +26,7 @@ export function privilegeMessage(
       `       Run it as root (e.g. \`sudo ./bin/sonde run\`) or grant ${missing.join(' + ')}; ${doctor}`,
     ];
   }
-  if (!caps.CAP_SYS_ADMIN) {
-    return [
-      `${head}; this process has CAP_BPF and CAP_PERFMON but lacks CAP_SYS_ADMIN, which kernels before 5.8 require instead.`,
-      `       Run it as root (e.g. \`sudo ./bin/sonde run\`) or grant CAP_SYS_ADMIN; ${doctor}`,
-    ];
-  }
-  return [
-    `${head}; the kernel refused although this process has CAP_SYS_ADMIN (kernel lockdown, a seccomp filter or an LSM may forbid BPF).`,
-    `       ${doctor}`,
-  ];
+  // Not reached in practice: SONDE_BPF_NO_PRIVILEGE is raised only when CAP_BPF + CAP_PERFMON (or
+  // CAP_SYS_ADMIN) are missing. The capabilities may have changed since the refusal.
+  return [`${head}; the kernel refused it. ${doctor}`];
 }

@@ -147,7 +147,7 @@ export const ERROR_CODES = {
   },
   SONDE_BPF_NO_PRIVILEGE: {
     summary: 'The kernel refused to load or attach a BPF program: Sonde lacks the capabilities.',
-    fix: 'Run as root or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8); `sonde doctor` lists the effective capabilities.',
+    fix: 'Run as root or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8), plus CAP_DAC_READ_SEARCH when not uid 0; `sonde doctor` lists the effective capabilities.',
   },
   SONDE_BPF_TRACEFS_NOT_MOUNTED: {
     summary: 'tracefs is not mounted at /sys/kernel/tracing and Sonde may not mount it; tracepoints cannot be attached.',

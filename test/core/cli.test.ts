@@ -1,24 +1,25 @@
 // The CLI end to end: validate's exit codes and output, and `sonde run` with a real receiver
 // feeding the file exporter, stopped with SIGTERM and reloaded with SIGHUP.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
 import { freePort } from '../helpers/free-port.js';
-import { sampleTraces } from '../helpers/sample-data.js';
 import { SONDE_BIN, promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { postSpans, spansInFile } from './run-fixtures.js';
 
 const run = promisify(execFile);
 const data = (name: string): string => fileURLToPath(new URL(`testdata/${name}`, import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-async function sonde(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI from the repository root; with `setprivArgs`, under `setpriv setprivArgs...`. */
+async function sonde(args: string[], setprivArgs?: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [file, argv]: [string, string[]] = setprivArgs ? ['setpriv', [...setprivArgs, process.execPath, SONDE_BIN, ...args]] : [process.execPath, [SONDE_BIN, ...args]];
   try {
-    const r = await run(process.execPath, [SONDE_BIN, ...args], { cwd: repoRoot });
+    const r = await run(file, argv, { cwd: repoRoot });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -123,25 +124,15 @@ service:
   );
 }
 
-async function postSpans(port: number, spans: number): Promise<number> {
-  const body = encodeOtlpRequest(sampleTraces(spans), 'json');
-  const r = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return r.status;
-}
-
-function spansInFile(path: string): { lines: number; spans: number } {
-  if (!existsSync(path)) return { lines: 0, spans: 0 };
-  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
-  let spans = 0;
-  for (const line of lines) {
-    const req = JSON.parse(line) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ traceId: string; spanId: string }> }> }> };
-    for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) {
-      expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
-      expect(s.spanId).toMatch(/^[0-9a-f]{16}$/);
-      spans++;
-    }
-  }
-  return { lines: lines.length, spans };
+/** The shipped pipeline.config.yaml, with free ports so it cannot clash with other tests; returns its path. */
+async function shippedConfigOnFreePorts(prefix: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
+    .replace('127.0.0.1:8888', `127.0.0.1:${await freePort()}`)
+    .replace('127.0.0.1:9464', `127.0.0.1:${await freePort()}`);
+  const file = join(dir, 'pipeline.config.yaml');
+  writeFileSync(file, config);
+  return file;
 }
 
 describe('sonde run', () => {
@@ -202,20 +193,10 @@ describe('sonde run', () => {
   });
 
   it('names the missing capabilities when run without privileges on the shipped config', async () => {
-    // The shipped config, with free ports so it cannot clash with other tests.
-    const dir = mkdtempSync(join(tmpdir(), 'sonde-noroot-'));
-    const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
-      .replace('127.0.0.1:8888', `127.0.0.1:${await freePort()}`)
-      .replace('127.0.0.1:9464', `127.0.0.1:${await freePort()}`);
-    const file = join(dir, 'pipeline.config.yaml');
-    writeFileSync(file, config);
+    const file = await shippedConfigOnFreePorts('sonde-noroot-');
     // uid 0 with every capability dropped: the kernel refuses BPF exactly as for an ordinary user,
     // and the checkout stays readable wherever it was cloned (a non-root uid may not enter /root).
-    const args = ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', process.execPath, SONDE_BIN, 'run', '--config', file];
-    const r = await run('setpriv', args, { cwd: repoRoot }).then(
-      (x) => ({ code: 0, stderr: x.stderr }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
+    const r = await sonde(['run', '--config', file], ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, and this process lacks CAP_BPF, CAP_PERFMON\.$/m);
     expect(r.stderr).toMatch(/Run it as root .* or grant CAP_BPF \+ CAP_PERFMON;/);
@@ -223,18 +204,9 @@ describe('sonde run', () => {
   });
 
   it('names the one capability that is missing when only CAP_PERFMON (and CAP_SYS_ADMIN, which covers it) is dropped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sonde-nocap-'));
-    const config = readFileSync(join(repoRoot, 'pipeline.config.yaml'), 'utf8')
-      .replace('127.0.0.1:8888', `127.0.0.1:${await freePort()}`)
-      .replace('127.0.0.1:9464', `127.0.0.1:${await freePort()}`);
-    const file = join(dir, 'pipeline.config.yaml');
-    writeFileSync(file, config);
+    const file = await shippedConfigOnFreePorts('sonde-nocap-');
     // uid 0 keeps every other capability (CAP_BPF included): only CAP_PERFMON is missing.
-    const args = ['--bounding-set=-perfmon,-sys_admin', process.execPath, SONDE_BIN, 'run', '--config', file];
-    const r = await run('setpriv', args, { cwd: repoRoot }).then(
-      (x) => ({ code: 0, stderr: x.stderr }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
+    const r = await sonde(['run', '--config', file], ['--bounding-set=-perfmon,-sys_admin']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^sonde: not enough privileges: the ebpf receiver loads programs into the kernel, and this process lacks CAP_PERFMON\.$/m);
     expect(r.stderr).toMatch(/or grant CAP_PERFMON;/);

@@ -17,38 +17,38 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/**
+ * Every quoted `PREFIX_*` string in src/ is in `registered`, and docs/troubleshooting.md has
+ * exactly one `## PREFIX_*` heading for each registered one, and none for anything else.
+ */
+function expectOneEntryEach(prefix: 'SONDE' | 'DOCTOR', registered: ReadonlySet<string>): void {
+  const used = new Set<string>();
+  const quoted = new RegExp(`['"\`](${prefix}_[A-Z0-9_]+)['"\`]`, 'g');
+  for (const f of sourceFiles(join(root, 'src'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(quoted)) used.add(m[1]!);
+  }
+  expect([...used].filter((c) => !registered.has(c)).sort()).toEqual([]);
+  const doc = read('docs/troubleshooting.md');
+  const headings = [...doc.matchAll(new RegExp(`^## (${prefix}_[A-Z0-9_]+)\\s*$`, 'gm'))].map((m) => m[1]!);
+  expect(headings.filter((h, i) => headings.indexOf(h) !== i)).toEqual([]);
+  expect([...registered].filter((c) => !headings.includes(c)).sort()).toEqual([]);
+  expect(headings.filter((h) => !registered.has(h)).sort()).toEqual([]);
+}
+
 describe('docs stay true to the code', () => {
   it('docs/configuration.md is exactly what the schemas generate (run `npm run docs:config`)', () => {
     expect(read('docs/configuration.md')).toBe(renderConfigReference(FACTORIES));
   });
 
   it('every error code used in src/ is registered, and has exactly one troubleshooting entry', () => {
-    const used = new Set<string>();
-    for (const f of sourceFiles(join(root, 'src'))) {
-      for (const m of readFileSync(f, 'utf8').matchAll(/['"`](SONDE_[A-Z0-9_]+)['"`]/g)) used.add(m[1]!);
-    }
-    const registered = new Set(Object.keys(ERROR_CODES));
-    expect([...used].filter((c) => !registered.has(c)).sort()).toEqual([]);
-    const doc = read('docs/troubleshooting.md');
-    const headings = [...doc.matchAll(/^## (SONDE_[A-Z0-9_]+)\s*$/gm)].map((m) => m[1]!);
-    expect(headings.filter((h, i) => headings.indexOf(h) !== i)).toEqual([]);
-    expect([...registered].filter((c) => !headings.includes(c)).sort()).toEqual([]);
-    expect(headings.filter((h) => !registered.has(h)).sort()).toEqual([]);
+    expectOneEntryEach('SONDE', new Set(Object.keys(ERROR_CODES)));
   });
 
   it('every `sonde doctor` finding id has exactly one troubleshooting entry, in its own section, and vice versa', () => {
-    const used = new Set<string>();
-    for (const f of sourceFiles(join(root, 'src'))) {
-      for (const m of readFileSync(f, 'utf8').matchAll(/['"`](DOCTOR_[A-Z0-9_]+)['"`]/g)) used.add(m[1]!);
-    }
     const ids = new Set<string>(DOCTOR_FINDING_IDS);
     expect(ids.size).toBeGreaterThan(0);
-    expect([...used].filter((id) => !ids.has(id)).sort()).toEqual([]);
+    expectOneEntryEach('DOCTOR', ids);
     const doc = read('docs/troubleshooting.md');
-    const headings = [...doc.matchAll(/^## (DOCTOR_[A-Z0-9_]+)\s*$/gm)].map((m) => m[1]!);
-    expect(headings.filter((h, i) => headings.indexOf(h) !== i)).toEqual([]);
-    expect([...ids].filter((id) => !headings.includes(id)).sort()).toEqual([]);
-    expect(headings.filter((h) => !ids.has(h)).sort()).toEqual([]);
     // Two sections: every DOCTOR_ entry under the doctor's heading, every SONDE_ entry under "Error codes".
     const sections = doc.split(/^(?=# )/m);
     const section = (title: string): string => sections.find((s) => s.startsWith(`# ${title}\n`)) ?? '';

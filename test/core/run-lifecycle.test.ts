@@ -2,17 +2,16 @@
 // whose old config then fails too), a stop signal that arrives while start-up is still running,
 // and a log level changed by SIGHUP. Each drives the real CLI process.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeOtlpRequest } from '../../src/pdata/otlp/encode.js';
 import { freePort } from '../helpers/free-port.js';
-import { pollValue } from '../helpers/poll.js';
-import { sampleTraces } from '../helpers/sample-data.js';
+import { pollValue, waitUntil } from '../helpers/poll.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
+import { postSpans, spansInFile } from './run-fixtures.js';
 
 interface Options {
   otlpPort: number;
@@ -39,17 +38,6 @@ service:
       receivers: [otlp]
       exporters: [file]
 `;
-}
-
-async function postSpans(port: number, spans: number): Promise<number> {
-  const body = encodeOtlpRequest(sampleTraces(spans), 'json');
-  const r = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return r.status;
-}
-
-function spansIn(path: string): number {
-  if (!existsSync(path)) return 0;
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).reduce((n, line) => n + (line.match(/"spanId"/g)?.length ?? 0), 0);
 }
 
 async function status(url: string): Promise<number> {
@@ -107,11 +95,11 @@ describe('sonde run lifecycle', () => {
     writeFileSync(file, config({ otlpPort: newPort, adminPort, out: b }));
     proc.child.kill('SIGHUP');
     expect(await pollValue(() => metric(adminPort, 'sonde_config_reloads_total', { result: 'failed' }), (v) => v === 1, 15_000)).toBe(1);
-    await pollValue(() => logs(proc!).some((l) => l.msg === 'previous config restored'), Boolean, 10_000);
+    await waitUntil('log "previous config restored"', () => logs(proc!).some((l) => l.msg === 'previous config restored'), 10_000);
     expect(logs(proc).filter((l) => l.code === 'SONDE_CONFIG_RELOAD_FAILED')).toHaveLength(1);
     expect(await status(`${admin}/readyz`)).toBe(200);
     expect(await postSpans(oldPort, 2)).toBe(200);
-    expect(spansIn(a)).toBe(5);
+    expect(spansInFile(a).spans).toBe(5);
 
     // 2. Again, and this time the old config cannot start either (its output path became a
     //    directory): no crash, the admin endpoint stays up and says not ready.
@@ -119,7 +107,7 @@ describe('sonde run lifecycle', () => {
     mkdirSync(a);
     proc.child.kill('SIGHUP');
     expect(await pollValue(() => metric(adminPort, 'sonde_config_reloads_total', { result: 'failed' }), (v) => v === 2, 15_000)).toBe(2);
-    await pollValue(() => logs(proc!).some((l) => l.code === 'SONDE_CONFIG_RESTORE_FAILED'), Boolean, 10_000);
+    await waitUntil('a SONDE_CONFIG_RESTORE_FAILED log', () => logs(proc!).some((l) => l.code === 'SONDE_CONFIG_RESTORE_FAILED'), 10_000);
     expect(logs(proc).filter((l) => l.code === 'SONDE_CONFIG_RESTORE_FAILED')).toHaveLength(1);
     expect(proc.child.exitCode).toBeNull();
     expect(await status(`${admin}/healthz`)).toBe(200);
@@ -135,7 +123,7 @@ describe('sonde run lifecycle', () => {
     expect(await postSpans(newPort, 4)).toBe(200);
     const { code } = await proc.stop('SIGTERM');
     expect(code).toBe(0);
-    expect(spansIn(b)).toBe(4);
+    expect(spansInFile(b).spans).toBe(4);
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('stops cleanly with exit 0 on %s sent while start-up is still running', async (signal) => {
@@ -148,11 +136,10 @@ describe('sonde run lifecycle', () => {
     const file = join(dir, 'sonde.yaml');
     writeFileSync(file, config({ otlpPort: await freePort(), adminPort, out: fifo }));
     proc = startSonde(['run', '--config', file]);
-    await pollValue(() => logs(proc!).some((l) => l.msg === 'admin endpoint listening'), Boolean, 20_000);
+    await waitUntil('log "admin endpoint listening"', () => logs(proc!).some((l) => l.msg === 'admin endpoint listening'), 20_000);
     expect(await status(`http://127.0.0.1:${adminPort}/readyz`)).toBe(503);
     proc.child.kill(signal);
-    await pollValue(() => logs(proc!).some((l) => l.msg.startsWith('signal during start-up')), Boolean, 10_000);
-    expect(logs(proc).some((l) => l.msg.startsWith('signal during start-up'))).toBe(true);
+    await waitUntil('log "signal during start-up"', () => logs(proc!).some((l) => l.msg.startsWith('signal during start-up')), 10_000);
     expect(proc.child.exitCode).toBeNull();
     // Let start-up finish: Sonde must now stop on its own, flushing, and exit 0.
     const reader = await open(fifo, 'r');

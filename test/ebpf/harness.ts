@@ -1,12 +1,14 @@
-// Shared pieces of the eBPF receiver tests: settings, a capturing consumer, a child process that
-// makes TCP connections, and lookups in captured metrics.
+// Shared pieces of the eBPF receiver tests: settings, a TCP-only config, a capturing consumer, a
+// replying listener, a child process that makes TCP connections, and lookups in captured metrics.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Consumer, CreateSettings } from '../../src/component/types.js';
-import type { Attributes, HistogramDataPoint, MetricsBatch, NumberDataPoint, ResourceMetrics, TelemetryBatch } from '../../src/pdata/types.js';
+import type { Attributes, HistogramDataPoint, MetricsBatch, NumberDataPoint, ResourceMetrics, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import { createDefaultEbpfConfig, type EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import { createSilentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 
@@ -20,19 +22,62 @@ export function makeSettings(telemetry = new SelfTelemetry({ processMetrics: fal
   };
 }
 
-/** Keeps every metrics batch; optionally takes `delayMs` to accept each (a slow exporter). */
+/**
+ * TCP only (HTTP capture of the host's unrelated traffic would compete for the test's event loop),
+ * scoped in the kernel to `ports` as a user scopes Sonde on a busy host, collected every second.
+ * `overrides` replace whole top-level fields (an `include` given there replaces the ports too).
+ */
+export function tcpOnlyConfig(ports: number[], overrides: Partial<EbpfConfig> = {}): EbpfConfig {
+  const defaults = createDefaultEbpfConfig(); // what ebpfReceiverFactory.createDefaultConfig() returns
+  return {
+    ...defaults,
+    collection_interval: '1s',
+    include: { ...defaults.include, ports },
+    http: { ...defaults.http, enabled: false },
+    ...overrides,
+  };
+}
+
+/**
+ * Keeps every metrics batch (`batches`) and every traces batch (`traces`); optionally takes
+ * `delayMs` to accept each (a slow exporter).
+ */
 export class CapturingConsumer implements Consumer {
   readonly mutatesData = false;
   readonly batches: MetricsBatch[] = [];
+  readonly traces: TracesBatch[] = [];
   constructor(private readonly delayMs = 0) {}
   async consume(batch: TelemetryBatch): Promise<void> {
     if (batch.signal === 'metrics') this.batches.push(batch);
+    else if (batch.signal === 'traces') this.traces.push(batch);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
   }
   /** The newest batch's resources (metrics are cumulative: the last batch has everything). */
   latest(): ResourceMetrics[] {
     return this.batches.at(-1)?.resourceMetrics ?? [];
   }
+}
+
+/**
+ * A listener on host:port that answers `reply` bytes once `send` bytes have arrived on a
+ * connection (buffered across reads, answered once), as runConnectChild's `expect` wants.
+ */
+export async function listenReplying(host: string, port: number, send: number, reply: number): Promise<Server> {
+  const answer = Buffer.alloc(reply, 121);
+  const server = createServer((s) => {
+    let got = 0;
+    let answered = false;
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => {
+      got += d.length;
+      if (!answered && got >= send) {
+        answered = true;
+        s.write(answer);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, host, r));
+  return server;
 }
 
 export function resourceOf(rms: ResourceMetrics[], pid: number): ResourceMetrics | undefined {
@@ -155,16 +200,20 @@ export interface BurstResult {
  */
 export function connectBurstInNetns(port: number, connects: number, tmpPrefix: string): BurstResult {
   const dir = mkdtempSync(join(tmpdir(), tmpPrefix));
-  copyFileSync(CONNECT_BURST, join(dir, 'client.mjs'));
-  const script = [
-    'ip link set lo up',
-    'sysctl -qw net.ipv4.tcp_syn_retries=1',
-    `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${port})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
-    // wait (bounded, 10 s) until the listener is up: a fixed sleep is too short on a loaded host
-    `i=0; while ! grep -q ':${port.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
-    `"${process.execPath}" ${join(dir, 'client.mjs')} ${port} ${connects}`,
-    'kill $! 2>/dev/null; true',
-  ].join('\n');
-  const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
-  return JSON.parse(out) as BurstResult;
+  try {
+    copyFileSync(CONNECT_BURST, join(dir, 'client.mjs'));
+    const script = [
+      'ip link set lo up',
+      'sysctl -qw net.ipv4.tcp_syn_retries=1',
+      `python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${port})); s.listen(0); time.sleep(8)' >/dev/null 2>&1 &`,
+      // wait (bounded, 10 s) until the listener is up: a fixed sleep is too short on a loaded host
+      `i=0; while ! grep -q ':${port.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
+      `"${process.execPath}" ${join(dir, 'client.mjs')} ${port} ${connects}`,
+      'kill $! 2>/dev/null; true',
+    ].join('\n');
+    const out = execFileSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+    return JSON.parse(out) as BurstResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

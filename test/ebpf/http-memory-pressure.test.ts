@@ -8,11 +8,11 @@ import { parseComponentId } from '../../src/component/id.js';
 import type { MetricsBatch, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import { MEMORY_PRESSURE_LOST, type EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
-import { createSilentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { pollValue } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
+import { makeSettings } from './harness.js';
 import { curl, startNodeServer, type RunningServer } from './http-servers.js';
 
 const UNDER_PRESSURE = 20;
@@ -47,7 +47,8 @@ describe('eBPF receiver under memory pressure (real kernel)', () => {
     server = await startNodeServer();
     const defaults = ebpfReceiverFactory.createDefaultConfig();
     receiver = ebpfReceiverFactory.create(
-      { id: parseComponentId('ebpf')!, logger: createSilentLogger(), telemetry, configDir: '.', backpressure: { shouldRefuse: () => refusing } },
+      // id `ebpf` (not makeSettings' `ebpf/test`): the skipped-ticks assertions read receiver="ebpf"
+      { ...makeSettings(telemetry), id: parseComponentId('ebpf')!, backpressure: { shouldRefuse: () => refusing } },
       { ...defaults, collection_interval: '200ms', tcp: { enabled: false }, include: { ...defaults.include, ports: [server.port] } },
       { traces: collect(traces as TelemetryBatch[]), metrics: collect(metrics as TelemetryBatch[]) },
     ) as EbpfReceiver;

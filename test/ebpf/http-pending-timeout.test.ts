@@ -9,17 +9,15 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Consumer } from '../../src/component/types.js';
-import { parseComponentId } from '../../src/component/id.js';
-import type { Span, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import type { Span } from '../../src/pdata/types.js';
 import { SpanKind } from '../../src/pdata/types.js';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import type { HttpFeature } from '../../src/receivers/ebpf/http/http-feature.js';
-import { createSilentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
+import { CapturingConsumer, makeSettings } from './harness.js';
 import { startHangingServer, type RunningServer } from './http-servers.js';
 
 const PENDING_TIMEOUT = '1s';
@@ -47,7 +45,8 @@ const ns = (s: Span) => Number(s.endTimeUnixNano - s.startTimeUnixNano);
 
 describe('HTTP capture: a request left without response past pending_timeout (real kernel)', () => {
   const bpf = requireBpf();
-  const traces: TracesBatch[] = [];
+  const consumer = new CapturingConsumer();
+  const traces = consumer.traces;
   let telemetry: SelfTelemetry;
   let server: RunningServer | undefined;
   let receiver: EbpfReceiver | undefined;
@@ -64,9 +63,8 @@ describe('HTTP capture: a request left without response past pending_timeout (re
     server = await startHangingServer();
     telemetry = new SelfTelemetry({ processMetrics: false });
     const defaults = ebpfReceiverFactory.createDefaultConfig();
-    const consumer: Consumer = { mutatesData: false, consume: async (b: TelemetryBatch) => void (b.signal === 'traces' && traces.push(b)) };
     receiver = ebpfReceiverFactory.create(
-      { id: parseComponentId('ebpf/pending')!, logger: createSilentLogger(), telemetry, configDir: '/tmp', backpressure: { shouldRefuse: () => false } },
+      makeSettings(telemetry, 'pending'),
       {
         ...defaults,
         collection_interval: '1h',

@@ -10,19 +10,17 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Consumer } from '../../src/component/types.js';
-import { parseComponentId } from '../../src/component/id.js';
-import type { Span, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import type { Span } from '../../src/pdata/types.js';
 import { SpanKind } from '../../src/pdata/types.js';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import type { HttpFeature } from '../../src/receivers/ebpf/http/http-feature.js';
 import { HttpCapture } from '../../src/receivers/ebpf/http/http-capture.js';
 import * as L from '../../src/receivers/ebpf/http/event-layout.js';
-import { createSilentLogger } from '../../src/telemetry/logger.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
+import { CapturingConsumer, makeSettings } from './harness.js';
 import { startNodeServer, type RunningServer } from './http-servers.js';
 
 /** Statuses the client prints: /four, /short, /purge, /body, /pipe/1..4, BREW. */
@@ -46,7 +44,8 @@ interface RawRecord {
 
 describe('HTTP capture: unpaired responses and head-only copies (real kernel)', () => {
   const bpf = requireBpf();
-  const traces: TracesBatch[] = [];
+  const consumer = new CapturingConsumer();
+  const traces = consumer.traces;
   const raw: RawRecord[] = [];
   const rawLost: Record<string, number> = {};
   let telemetry: SelfTelemetry;
@@ -62,9 +61,8 @@ describe('HTTP capture: unpaired responses and head-only copies (real kernel)', 
     server = await startNodeServer();
     telemetry = new SelfTelemetry({ processMetrics: false });
     const defaults = ebpfReceiverFactory.createDefaultConfig();
-    const consumer: Consumer = { mutatesData: false, consume: async (b: TelemetryBatch) => void (b.signal === 'traces' && traces.push(b)) };
     receiver = ebpfReceiverFactory.create(
-      { id: parseComponentId('ebpf/unpaired')!, logger: createSilentLogger(), telemetry, configDir: '/tmp', backpressure: { shouldRefuse: () => false } },
+      makeSettings(telemetry, 'unpaired'),
       { ...defaults, collection_interval: '1h', tcp: { enabled: false }, include: { ...defaults.include, ports: [server.port] } },
       { traces: consumer },
     ) as EbpfReceiver;

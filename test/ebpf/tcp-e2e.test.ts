@@ -2,12 +2,11 @@
 // 200 successful + 50 refused connects from a child process, over 127.0.0.1 and again over ::1,
 // with collection_interval 1s; the admin endpoint answers throughout.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { runConnectChild, type ChildResult } from './harness.js';
+import { listenReplying, runConnectChild, type ChildResult } from './harness.js';
 import { lastPointsFor, num } from './otlp-json-points.js';
 import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
@@ -17,15 +16,6 @@ const SEND = 100; // bytes the child writes per connection
 const REPLY = 64; // bytes the listener answers with
 // Per family: connect (200 success + 50 refused), 200 accepts, 200 client and 200 server closes.
 const EVENTS_PER_FAMILY = OK + REFUSED + OK + 2 * OK;
-
-async function listen(host: string, port: number): Promise<Server> {
-  const server = createServer((s) => {
-    s.on('error', () => {});
-    s.on('data', () => s.write(Buffer.alloc(REPLY, 1)));
-  });
-  await new Promise<void>((r) => server.listen(port, host, r));
-  return server;
-}
 
 describe('sonde run: TCP capture through the file exporter (real kernel)', () => {
   const bpf = requireBpf();
@@ -57,7 +47,7 @@ describe('sonde run: TCP capture through the file exporter (real kernel)', () =>
     }, 100);
     try {
       for (const { host, type, okPort, refusedPort } of families) {
-        const ok = await listen(host, okPort);
+        const ok = await listenReplying(host, okPort, SEND, REPLY);
         const t0 = Date.now();
         const child = await runConnectChild({ host, okPort, closedPort: refusedPort, ok: OK, refused: REFUSED, send: SEND, expect: REPLY });
         runs.push({ host, type, okPort, refusedPort, child, wallS: (Date.now() - t0) / 1000 });

@@ -5,11 +5,11 @@
 // sonde_ebpf_events_lost_total{program="tcp_state_evicted"}: reported + evicted == N, exactly.
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
-import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
+import { pollUntil } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf } from './harness.js';
+import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf, tcpOnlyConfig } from './harness.js';
 
 const PORT = 9998; // inside the private namespace
 const N = 48; // connects in flight at once, three times the socket map
@@ -20,14 +20,8 @@ describe('ebpf receiver: TCP socket map eviction is counted (private netns, real
   it.runIf(bpf.ok)('reported connects + tcp_state_evicted == connects made, with max_connections 16', async () => {
     const telemetry = new SelfTelemetry({ processMetrics: false });
     const consumer = new CapturingConsumer();
-    const defaults = ebpfReceiverFactory.createDefaultConfig();
-    const cfg: EbpfConfig = {
-      ...defaults,
-      collection_interval: '1s',
-      include: { ...defaults.include, ports: [PORT] }, // scoped as a user would: host traffic is not counted
-      tcp: { enabled: true, max_connections: 16 },
-      http: { ...defaults.http, enabled: false },
-    };
+    // scoped to PORT as a user would: host traffic is not counted
+    const cfg = tcpOnlyConfig([PORT], { tcp: { enabled: true, max_connections: 16 } });
     const receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'eviction'), cfg, { metrics: consumer });
     await receiver.start();
     const evicted = async (): Promise<number> => {
@@ -40,8 +34,8 @@ describe('ebpf receiver: TCP socket map eviction is counted (private netns, real
 
       const reported = (): number =>
         sumOf(resourceOf(consumer.latest(), child.pid), 'sonde.tcp.connections', { 'network.tcp.direction': 'outbound', 'server.port': PORT });
-      // bounded wait (15 s) until every connect is accounted for
-      for (let i = 0; i < 75 && reported() + (await evicted()) < N; i++) await new Promise((r) => setTimeout(r, 200));
+      // bounded wait (16 s: the former 75 x 200 ms plus the reads) until every connect is accounted for
+      await pollUntil(async () => reported() + (await evicted()) >= N, 16_000, 200);
       await new Promise((r) => setTimeout(r, 1200)); // one more tick: nothing is counted twice
       const lost = await evicted();
       expect(lost).toBeGreaterThan(0); // the map really overflowed

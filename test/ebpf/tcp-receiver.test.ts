@@ -1,35 +1,19 @@
 // The ebpf receiver's TCP capture against the real kernel, driven in-process through its factory
 // with a capturing consumer: exact connection counts, outcomes, attribution, durations and bytes.
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
 import type { Receiver } from '../../src/component/types.js';
-import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { freePort } from '../helpers/free-port.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, histogramsOf, makeSettings, resourceOf, runConnectChild, sumOf } from './harness.js';
+import { CapturingConsumer, histogramsOf, listenReplying, makeSettings, resourceOf, runConnectChild, sumOf, tcpOnlyConfig } from './harness.js';
 import { pollUntil } from '../helpers/poll.js';
 
 const OK = 200;
 const REFUSED = 50;
 const SEND = 1000; // bytes the child writes per connection
 const REPLY = 3000; // bytes the server answers with
-
-async function listen(host: string, port: number): Promise<Server> {
-  const reply = Buffer.alloc(REPLY, 121);
-  const server = createServer((s: Socket) => {
-    let got = 0;
-    s.on('data', (d) => {
-      got += d.length;
-      if (got >= SEND) s.write(reply);
-    });
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(port, host, r));
-  return server;
-}
 
 describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
   const bpf = requireBpf();
@@ -45,16 +29,10 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
   beforeAll(async () => {
     if (!bpf.ok) return;
     for (const host of ['127.0.0.1', '::1']) ports[host] = { ok: await freePort(host), refused: await freePort(host) };
-    const defaults = ebpfReceiverFactory.createDefaultConfig();
     // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop.
     // Scoped in the kernel to the test's ports, as a user scopes Sonde on a busy host: the parallel
     // file's connect storms then take neither ring space, socket-map entries nor series here.
-    const cfg: EbpfConfig = {
-      ...defaults,
-      collection_interval: '1s',
-      include: { ...defaults.include, ports: Object.values(ports).flatMap((p) => [p.ok, p.refused]) },
-      http: { ...defaults.http, enabled: false },
-    };
+    const cfg = tcpOnlyConfig(Object.values(ports).flatMap((p) => [p.ok, p.refused]));
     receiver = ebpfReceiverFactory.create(makeSettings(), cfg, { metrics: consumer });
     await receiver.start();
   });
@@ -68,7 +46,7 @@ describe('ebpf receiver: TCP lifecycle (real kernel)', () => {
   ] as const) {
     it.runIf(bpf.ok)(`counts ${OK} successful and ${REFUSED} refused connects over ${family}, attributed to the child, with the inbound side`, async () => {
       const { ok: port, refused: refusedPort } = ports[host]!;
-      const server = await listen(host, port);
+      const server = await listenReplying(host, port, SEND, REPLY);
       try {
         const t0 = Date.now();
         const child = await runConnectChild({ host, okPort: port, closedPort: refusedPort, ok: OK, refused: REFUSED, send: SEND, expect: REPLY });

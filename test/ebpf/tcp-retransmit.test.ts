@@ -10,14 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
-import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import type { ResourceMetrics } from '../../src/pdata/types.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { freePort } from '../helpers/free-port.js';
 import { pollValue, waitUntil } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings, resourceOf, runConnectChild, sumOf } from './harness.js';
+import { CapturingConsumer, makeSettings, resourceOf, runConnectChild, sumOf, tcpOnlyConfig } from './harness.js';
 
 const CONNECTS = 12;
 const SEND = 1000; // one request segment per connection (loopback MTU is 64 KiB)
@@ -66,14 +65,8 @@ describe('ebpf receiver: data retransmits (private netns with nftables loss, rea
     const ns = `sonde-retx-${process.pid}`;
     const dir = mkdtempSync(join(tmpdir(), 'sonde-retx-'));
     const consumer = new CapturingConsumer();
-    const defaults = ebpfReceiverFactory.createDefaultConfig();
     // TCP only, scoped in the kernel to the test's port (see tcp-timeout.test.ts).
-    const cfg: EbpfConfig = {
-      ...defaults,
-      collection_interval: '1s',
-      include: { ...defaults.include, ports: [port] },
-      http: { ...defaults.http, enabled: false },
-    };
+    const cfg = tcpOnlyConfig([port]);
     const telemetry = new SelfTelemetry({ processMetrics: false });
     const receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'retransmit'), cfg, { metrics: consumer });
     let server: ChildProcess | undefined;

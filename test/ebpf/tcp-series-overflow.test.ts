@@ -3,13 +3,12 @@
 // overflow series, which carries the rest; nothing is lost on the way, and /metrics counts the
 // points that went to overflow series exactly (sonde_ebpf_series_overflow_total{metric}).
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { pollValue } from '../helpers/poll.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { runConnectChild, type ChildResult } from './harness.js';
+import { listenReplying, runConnectChild, type ChildResult } from './harness.js';
 import { lastPointsFor, num, type Point } from './otlp-json-points.js';
 import { startEbpfRun, type EbpfRun } from './sonde-run.js';
 
@@ -35,19 +34,6 @@ const METRICS = Object.keys(KEYS) as CappedMetric[];
 const isOverflow = (p: Point): boolean => p.a['otel.metric.overflow'] === true;
 const amount = (p: Point): number => p.value ?? p.count ?? 0;
 
-async function listen(port: number): Promise<Server> {
-  const server = createServer((s) => {
-    let got = 0;
-    s.on('error', () => {});
-    s.on('data', (d) => {
-      got += d.length;
-      if (got >= SEND) s.write(Buffer.alloc(REPLY, 7));
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return server;
-}
-
 describe('sonde run: the TCP series cap (real kernel)', () => {
   const bpf = requireBpf();
   let run: EbpfRun | undefined;
@@ -71,7 +57,7 @@ describe('sonde run: the TCP series cap (real kernel)', () => {
       ebpf: { collection_interval: '1s', max_series: CAP, include: { ports }, http: { enabled: false } },
       signals: ['metrics'],
     });
-    const servers = await Promise.all(ports.map(listen));
+    const servers = await Promise.all(ports.map((port) => listenReplying('127.0.0.1', port, SEND, REPLY)));
     try {
       child = await runConnectChild({ host: '127.0.0.1', okPort: ports, closedPort: closed, ok: PER_PORT, refused: 0, send: SEND, expect: REPLY, concurrency: 2 });
     } finally {

@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
-import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, makeSettings } from './harness.js';
+import { CapturingConsumer, makeSettings, tcpOnlyConfig } from './harness.js';
 import { freePort } from '../helpers/free-port.js';
 import type { TcpCapture } from '../../src/receivers/ebpf/tcp/tcp-capture.js';
 import { pollUntil, pollValue } from '../helpers/poll.js';
@@ -54,16 +53,12 @@ describe('ebpf receiver under a connect storm (real kernel)', () => {
     const telemetry = new SelfTelemetry({ processMetrics: false });
     const consumer = new CapturingConsumer(2500); // a slow exporter: 2.5 s per batch
     const port = await freePort();
-    const defaults = ebpfReceiverFactory.createDefaultConfig();
-    const cfg: EbpfConfig = {
-      ...defaults,
-      collection_interval: '1s',
-      include: { ...defaults.include, ports: [port] }, // only the storm: read + lost can be exact
+    // TCP only, scoped to the storm's port: read + lost can be exact
+    const cfg = tcpOnlyConfig([port], {
       ring_buffer_size: '4KiB', // room for ~28 events
       wakeup_threshold: '1MiB', // never woken early: only the poll timer reads
       poll_interval: '200ms',
-      http: { ...ebpfReceiverFactory.createDefaultConfig().http, enabled: false }, // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop
-    };
+    });
     const receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'storm'), cfg, { metrics: consumer }) as EbpfReceiver;
     await receiver.start();
     const capture = receiver.running.find((f) => f.name === 'tcp') as TcpCapture;

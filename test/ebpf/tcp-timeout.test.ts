@@ -3,12 +3,11 @@
 // queue, later SYNs are dropped, the client retransmits them and gives up with ETIMEDOUT.
 import { describe, expect, it } from 'vitest';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
-import type { EbpfConfig } from '../../src/receivers/ebpf/config.js';
 import type { EbpfReceiver } from '../../src/receivers/ebpf/receiver.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { promValue } from '../helpers/sonde-process.js';
 import { requireBpf } from './bpf-available.js';
-import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf } from './harness.js';
+import { CapturingConsumer, connectBurstInNetns, makeSettings, resourceOf, sumOf, tcpOnlyConfig } from './harness.js';
 import { pollUntil } from '../helpers/poll.js';
 
 const PORT = 9999; // inside the private namespace
@@ -18,16 +17,10 @@ describe('ebpf receiver: connect timeouts and retransmits (private netns, real k
 
   it.runIf(bpf.ok)('reports outcome timeout and counts the SYN retransmits, attributed to the client', async () => {
     const consumer = new CapturingConsumer();
-    const defaults = ebpfReceiverFactory.createDefaultConfig();
     // TCP only: HTTP capture of the host's unrelated traffic would compete for this event loop.
     // Scoped in the kernel to the test's port, as a user scopes Sonde on a busy host: the host's
     // own connections then take neither ring space nor event-loop time.
-    const cfg: EbpfConfig = {
-      ...defaults,
-      collection_interval: '1s',
-      include: { ...defaults.include, ports: [PORT] },
-      http: { ...defaults.http, enabled: false },
-    };
+    const cfg = tcpOnlyConfig([PORT]);
     const telemetry = new SelfTelemetry({ processMetrics: false });
     const receiver = ebpfReceiverFactory.create(makeSettings(telemetry, 'timeout'), cfg, { metrics: consumer });
     await receiver.start();

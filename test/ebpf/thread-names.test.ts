@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Consumer } from '../../src/component/types.js';
-import type { Attributes, Span, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
+import type { Attributes, Span } from '../../src/pdata/types.js';
 import { SpanKind } from '../../src/pdata/types.js';
 import type { EbpfConfig, ProcessPortFilter } from '../../src/receivers/ebpf/config.js';
 import { ebpfReceiverFactory } from '../../src/receivers/ebpf/factory.js';
@@ -254,8 +253,8 @@ describe('thread names: HTTP (real kernel)', () => {
   interface Captured { pid: unknown; resource: Attributes; span: Span }
 
   async function start(include: ProcessPortFilter, exclude: ProcessPortFilter) {
-    const traces: TracesBatch[] = [];
-    const consumer: Consumer = { mutatesData: false, consume: async (b: TelemetryBatch) => void (b.signal === 'traces' && traces.push(b)) };
+    const consumer = new CapturingConsumer();
+    const traces = consumer.traces;
     const defaults = ebpfReceiverFactory.createDefaultConfig();
     const cfg: EbpfConfig = { ...defaults, collection_interval: '1h', include, exclude, tcp: { ...defaults.tcp, enabled: false } };
     const receiver = ebpfReceiverFactory.create(makeSettings(undefined, 'threads_http'), cfg, { traces: consumer }) as EbpfReceiver;

@@ -1,7 +1,7 @@
 // `sonde run` with the otlp receiver and k8sattributes: data an application sends from its pod's
 // IP is associated with that pod by the connection's source address (association.from_connection),
 // over OTLP/HTTP and OTLP/gRPC. Clients bind 127.0.0.x source addresses to play the pods.
-import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
@@ -14,9 +14,7 @@ import { freePort } from '../helpers/free-port.js';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newUid, pod, replicaSet, writeKubeconfig } from './fixtures.js';
-
-type OtlpAttr = { key: string; value: Record<string, unknown> };
-const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> => Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
+import { exportedResource } from './harness.js';
 
 const POD_IP = '127.0.0.7';
 const SHARED_IP = '127.0.0.9';
@@ -135,16 +133,6 @@ describe('k8sattributes association by connection (sonde run)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const exported = (out: string, marker: string): Record<string, unknown> | undefined => {
-    if (!existsSync(out)) return undefined;
-    for (const line of readFileSync(out, 'utf8').split('\n')) {
-      if (!line.includes(`"${marker}"`)) continue;
-      const rm = (JSON.parse(line) as { resourceMetrics: Array<{ resource: { attributes: OtlpAttr[] } }> }).resourceMetrics[0]!;
-      return flat(rm.resource.attributes);
-    }
-    return undefined;
-  };
-
   async function run(name: string, fromConnection: boolean) {
     const out = join(dir, `${name}.jsonl`);
     const config = join(dir, `${name}.yaml`);
@@ -155,8 +143,8 @@ describe('k8sattributes association by connection (sonde run)', () => {
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).text();
     await expect.poll(async () => promValue(await metrics(), 'sonde_k8s_cached_objects', { processor: 'k8sattributes', resource: 'pods' }), { timeout: 10_000 }).toBe(5);
     const sent = async (marker: string): Promise<Record<string, unknown>> => {
-      await expect.poll(() => exported(out, marker), { timeout: 10_000 }).toBeDefined();
-      return exported(out, marker)!;
+      await expect.poll(() => exportedResource(out, marker), { timeout: 10_000 }).toBeDefined();
+      return exportedResource(out, marker)!;
     };
     // A method never used has no series yet: that is 0 associations.
     const associations = async (method: string): Promise<number> => promValue(await metrics(), 'sonde_k8s_associations_total', { processor: 'k8sattributes', method }) || 0;

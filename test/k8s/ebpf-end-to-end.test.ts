@@ -19,7 +19,7 @@ import { requireBpf } from '../ebpf/bpf-available.js';
 import { makeSettings } from '../ebpf/harness.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newContainerId, newUid, pod, replicaSet, writeKubeconfig } from './fixtures.js';
-import { settings } from './harness.js';
+import { flat, settings, type OtlpAttr } from './harness.js';
 import { waitUntil } from '../helpers/poll.js';
 
 const CONNECTS = 25;
@@ -51,10 +51,6 @@ function one(i) {
 process.stdin.once('data', () => one(0));
 process.stdin.on('end', () => process.exit(0));
 `;
-
-type OtlpAttr = { key: string; value: Record<string, unknown> };
-const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> =>
-  Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
 
 describe('k8sattributes end to end: ebpf -> k8sattributes -> file exporter', () => {
   const bpf = requireBpf();

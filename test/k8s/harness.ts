@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type { Consumer, CreateSettings } from '../../src/component/types.js';
 import type { Attributes, MetricsBatch, TelemetryBatch, TracesBatch } from '../../src/pdata/types.js';
 import { AggregationTemporality, SpanKind } from '../../src/pdata/types.js';
@@ -100,3 +101,18 @@ export function pointAttrs(b: TelemetryBatch): Attributes {
   return b.signal === 'metrics' ? b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.dataPoints[0]!.attributes : b.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
 }
 
+/** An attribute as the file exporter writes it in OTLP/JSON: `{ key, value: { stringValue: ... } }`. */
+export type OtlpAttr = { key: string; value: Record<string, unknown> };
+
+/** OTLP/JSON attributes as a plain key -> value record (the one field of each AnyValue). */
+export const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> => Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
+
+/**
+ * The resource attributes of the first line of the file exporter's OTLP/JSON output `out` that
+ * carries the quoted name `marker`; undefined while the file or the line is not there yet.
+ */
+export function exportedResource(out: string, marker: string): Record<string, unknown> | undefined {
+  if (!existsSync(out)) return undefined;
+  const line = readFileSync(out, 'utf8').split('\n').find((l) => l.includes(`"${marker}"`));
+  return line ? flat((JSON.parse(line) as { resourceMetrics: Array<{ resource: { attributes: OtlpAttr[] } }> }).resourceMetrics[0]!.resource.attributes) : undefined;
+}

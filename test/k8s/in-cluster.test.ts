@@ -5,7 +5,7 @@
 // server certificate from another CA refused without a crash), a kubelet-style token rotation
 // used on the next re-list and watch, and pod metadata on the exported data.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,15 +14,13 @@ import { promValue, waitForOk } from '../helpers/sonde-process.js';
 import { makePki, type TestPki } from '../otlp/certs.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newUid, pod, replicaSet } from './fixtures.js';
+import { exportedResource } from './harness.js';
 import { startSondeInPod, type InClusterSonde } from './in-cluster-sonde.js';
 import { writeK8sRunConfig } from './sonde-config.js';
 
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const canRun = process.getuid?.() === 0 && ['unshare', 'nsenter', 'mount', 'openssl'].every(onPath);
 if (!canRun && process.env.CI === 'true') throw new Error('the in-cluster k8sattributes test needs root, util-linux (unshare, nsenter, mount) and openssl');
-
-type OtlpAttr = { key: string; value: Record<string, unknown> };
-const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> => Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
 
 function metricsRequest(podUid: string, marker: string): string {
   const now = String(BigInt(Date.now()) * 1_000_000n);
@@ -79,18 +77,13 @@ describe.runIf(canRun)('k8sattributes with auth_type serviceAccount (in-cluster)
     const proc = startSondeInPod(['run', '--config', config], { token, caCrt }, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port), K8S_NODE_NAME: 'node-a' });
     procs.push(proc);
     await waitForOk(`http://127.0.0.1:${adminPort}/readyz`, proc);
-    const exported = (marker: string): Record<string, unknown> | undefined => {
-      if (!existsSync(out)) return undefined;
-      const line = readFileSync(out, 'utf8').split('\n').find((l) => l.includes(`"${marker}"`));
-      return line ? flat((JSON.parse(line) as { resourceMetrics: Array<{ resource: { attributes: OtlpAttr[] } }> }).resourceMetrics[0]!.resource.attributes) : undefined;
-    };
     return {
       proc,
       metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
       async send(podUid, marker) {
         const r = await fetch(`http://127.0.0.1:${otlpPort}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: metricsRequest(podUid, marker) });
         expect(r.status).toBe(200);
-        return pollValue(() => exported(marker), (v) => v !== undefined, 10_000);
+        return pollValue(() => exportedResource(out, marker), (v) => v !== undefined, 10_000);
       },
     };
   }

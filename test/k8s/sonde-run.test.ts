@@ -8,10 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { promValue, startSonde, waitForOk, type SondeProcess } from '../helpers/sonde-process.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { newUid, pod, replicaSet, service, writeKubeconfig } from './fixtures.js';
+import { flat, type OtlpAttr } from './harness.js';
 import { writeK8sRunConfig } from './sonde-config.js';
-
-type OtlpAttr = { key: string; value: Record<string, unknown> };
-const flat = (attrs: OtlpAttr[] = []): Record<string, unknown> => Object.fromEntries(attrs.map((a) => [a.key, Object.values(a.value)[0]]));
 
 function metricsRequest(podUid: string, marker: string, peer: string): string {
   const now = String(BigInt(Date.now()) * 1_000_000n);

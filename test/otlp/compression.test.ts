@@ -14,11 +14,10 @@ import type { Signal } from '../../src/pdata/types.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { freePort } from '../helpers/free-port.js';
 import { sampleMetrics, sampleTraces } from './fixtures.js';
-import { counterValue, settingsFor } from './harness.js';
+import { NO_RETRY, counterValue, settingsFor } from './harness.js';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const telemetry = new SelfTelemetry({ processMetrics: false });
-const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
 
 interface GrpcSeen {
   path: string;
@@ -96,7 +95,7 @@ describe('otlp (gRPC) compression on the wire', () => {
       ...defaults,
       ...(compression ? { compression } : {}),
       endpoint: `http://127.0.0.1:${grpcPort}`,
-      retry_on_failure: noRetry,
+      retry_on_failure: NO_RETRY,
       sending_queue: { ...defaults.sending_queue, num_consumers: 1 },
     });
     await e.start();
@@ -140,7 +139,7 @@ describe('otlphttp compression on the wire', () => {
           ...(compression ? { compression } : {}),
           encoding,
           endpoint: `http://127.0.0.1:${httpPort}`,
-          retry_on_failure: noRetry,
+          retry_on_failure: NO_RETRY,
         });
         await e.start();
         await e.consume(sampleTraces());

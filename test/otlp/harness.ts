@@ -8,6 +8,11 @@ import { otlpReceiverFactory } from '../../src/receivers/otlp/factory.js';
 import { countReceiverItems } from '../../src/service/receiver-accounting.js';
 import type { OtlpReceiver } from '../../src/receivers/otlp/otlp-receiver.js';
 
+/** Exporter `sending_queue` that sends in the caller's consume(): a failure reaches the test at once. */
+export const NO_QUEUE = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
+/** Exporter `retry_on_failure` that does not retry: one attempt, its outcome is final. */
+export const NO_RETRY = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
+
 export function settingsFor(key: string, telemetry = new SelfTelemetry({ processMetrics: false })): CreateSettings {
   return {
     id: parseComponentId(key)!,

@@ -16,10 +16,9 @@ import { freePort } from '../helpers/free-port.js';
 import { makePki, type TestPki } from './certs.js';
 import { startGrpcBackend, type GrpcBackend } from './fake-backends.js';
 import { sampleTraces } from './fixtures.js';
-import { counterValue, settingsFor } from './harness.js';
+import { NO_RETRY, counterValue, settingsFor } from './harness.js';
 
 const telemetry = new SelfTelemetry({ processMetrics: false });
-const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
 
 const cn = (subject: { CN?: string | string[] } | undefined): string | undefined => [subject?.CN].flat()[0];
 
@@ -80,7 +79,7 @@ const exporters = {
       endpoint: grpc.endpoint,
       tls: tlsConfig(client),
       timeout: '5s',
-      retry_on_failure: noRetry,
+      retry_on_failure: NO_RETRY,
     }),
   otlphttp: (key: string, client: Client): Exporter =>
     otlpHttpExporterFactory.create(settingsFor(key, telemetry), {
@@ -88,7 +87,7 @@ const exporters = {
       endpoint: httpsUrl,
       tls: tlsConfig(client),
       timeout: '5s',
-      retry_on_failure: noRetry,
+      retry_on_failure: NO_RETRY,
     }),
 };
 
@@ -121,8 +120,8 @@ describe.each(['otlp', 'otlphttp'] as const)('%s with mutual TLS', (type) => {
     const tls = { insecure: false, insecure_skip_verify: true, cert_file: basename(pki.client.certFile), key_file: basename(pki.client.keyFile) };
     const e =
       type === 'otlp'
-        ? otlpExporterFactory.create(settings, { ...otlpExporterFactory.createDefaultConfig(), endpoint: grpc.endpoint, tls, retry_on_failure: noRetry })
-        : otlpHttpExporterFactory.create(settings, { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl, tls, retry_on_failure: noRetry });
+        ? otlpExporterFactory.create(settings, { ...otlpExporterFactory.createDefaultConfig(), endpoint: grpc.endpoint, tls, retry_on_failure: NO_RETRY })
+        : otlpHttpExporterFactory.create(settings, { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl, tls, retry_on_failure: NO_RETRY });
     await e.start();
     await e.consume(sampleTraces());
     await e.shutdown();

@@ -16,7 +16,7 @@ import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { freePort } from '../helpers/free-port.js';
 import { captureLogger, startGrpcBackend, type GrpcBackend } from './fake-backends.js';
 import { sampleMetrics, sampleTraces } from './fixtures.js';
-import { counterValue, settingsFor } from './harness.js';
+import { NO_QUEUE, counterValue, settingsFor } from './harness.js';
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -47,7 +47,6 @@ let requests = 0;
 let http: Server;
 let httpUrl: string;
 let grpc: GrpcBackend;
-const noQueue = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
 const retry = { enabled: true, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '5s' };
 
 beforeAll(async () => {
@@ -81,7 +80,7 @@ type Variant = 'otlp' | 'otlphttp proto' | 'otlphttp json';
 
 function exporter(variant: Variant, key: string, telemetry: SelfTelemetry, logger: ReturnType<typeof captureLogger>['logger']): Exporter {
   const settings = { ...settingsFor(key, telemetry), logger };
-  const common = { compression: 'none' as const, sending_queue: noQueue, retry_on_failure: retry };
+  const common = { compression: 'none' as const, sending_queue: NO_QUEUE, retry_on_failure: retry };
   if (variant === 'otlp') {
     return otlpExporterFactory.create(settings, { ...otlpExporterFactory.createDefaultConfig(), ...common, endpoint: `http://${grpc.endpoint}` });
   }

@@ -1,6 +1,6 @@
 // TLS and headers of the otlp / otlphttp exporters against local servers with a throwaway CA-less
 // self-signed certificate for 127.0.0.1 (made with openssl by certs.ts). Mutual TLS: mtls.test.ts.
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,25 +9,23 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../src/component/types.js';
 import { otlpExporterFactory } from '../../src/exporters/otlp/factory.js';
-import { GRPC_EXPORT_METHODS } from '../../src/exporters/otlp/grpc-exporter.js';
 import { otlpHttpExporterFactory } from '../../src/exporters/otlphttp/factory.js';
 import { decodeOtlpRequest } from '../../src/pdata/otlp/decode.js';
 import { SelfTelemetry } from '../../src/telemetry/self-telemetry.js';
 import { selfSignedCert } from './certs.js';
-import { counterValue, settingsFor } from './harness.js';
+import { startGrpcBackend, type GrpcBackend } from './fake-backends.js';
+import { NO_QUEUE, NO_RETRY, counterValue, settingsFor } from './harness.js';
 import { sampleTraces } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sonde-tls-'));
 const { certFile, cert, key } = selfSignedCert(dir);
 const telemetry = new SelfTelemetry({ processMetrics: false });
-const noQueue = { enabled: false, queue_size: 10, num_consumers: 1, when_full: 'block' as const };
-const noRetry = { enabled: false, initial_interval: '10ms', max_interval: '10ms', max_elapsed_time: '1s' };
 // Exporter settings shared by both "verifies the server" tests: trust the test CA, send `headers`.
 const verifiedBy = (headers: Record<string, string>) => ({
   headers,
   tls: { insecure: false, insecure_skip_verify: false, ca_file: certFile },
-  sending_queue: noQueue,
-  retry_on_failure: noRetry,
+  sending_queue: NO_QUEUE,
+  retry_on_failure: NO_RETRY,
 });
 /** Starts the exporter, exports the two sample spans, and shuts it down. */
 async function exportOnce(e: Exporter): Promise<void> {
@@ -39,7 +37,7 @@ async function exportOnce(e: Exporter): Promise<void> {
 let https: HttpsServer;
 let httpsUrl: string;
 const httpsSeen: { authorization?: string; spans: number }[] = [];
-let grpc: Server;
+let grpc: GrpcBackend;
 let grpcPort: number;
 const grpcSeen: { authorization?: string; spans: number }[] = [];
 
@@ -55,34 +53,16 @@ beforeAll(async () => {
   await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
   httpsUrl = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
 
-  grpc = new Server();
-  grpc.addService(
-    {
-      Export: {
-        path: GRPC_EXPORT_METHODS.traces,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    {
-      Export: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
-        grpcSeen.push({ authorization: call.metadata.get('authorization')[0] as string | undefined, spans: decodeOtlpRequest('traces', call.request, 'protobuf').items });
-        cb(null, Buffer.alloc(0));
-      },
-    },
-  );
-  grpcPort = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }]), (err, port) => (err ? reject(err) : resolve(port))),
-  );
+  grpc = await startGrpcBackend(ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }]), (signal, request, call) => {
+    grpcSeen.push({ authorization: call.metadata.get('authorization')[0] as string | undefined, spans: decodeOtlpRequest(signal, request, 'protobuf').items });
+    return Buffer.alloc(0);
+  });
+  grpcPort = grpc.port;
 });
 
 afterAll(async () => {
   await new Promise((r) => https?.close(r));
-  grpc?.forceShutdown();
+  grpc?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -101,7 +81,7 @@ describe('otlphttp over TLS', () => {
 
   it('refuses a server it cannot verify, unless insecure_skip_verify', async () => {
     httpsSeen.length = 0;
-    const base = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl, compression: 'none' as const, sending_queue: noQueue, retry_on_failure: noRetry };
+    const base = { ...otlpHttpExporterFactory.createDefaultConfig(), endpoint: httpsUrl, compression: 'none' as const, sending_queue: NO_QUEUE, retry_on_failure: NO_RETRY };
     const strict = otlpHttpExporterFactory.create(settingsFor('otlphttp/strict', telemetry), base);
     await strict.start();
     await expect(strict.consume(sampleTraces())).rejects.toMatchObject({ code: 'SONDE_EXPORT_RETRYABLE' });
@@ -145,8 +125,8 @@ describe('otlp (gRPC) over TLS', () => {
       endpoint: `127.0.0.1:${grpcPort}`,
       tls: { insecure: true, insecure_skip_verify: false },
       timeout: '2s',
-      sending_queue: noQueue,
-      retry_on_failure: noRetry,
+      sending_queue: NO_QUEUE,
+      retry_on_failure: NO_RETRY,
     });
     await e.start();
     await expect(e.consume(sampleTraces())).rejects.toMatchObject({ code: 'SONDE_EXPORT_RETRYABLE' });

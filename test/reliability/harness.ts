@@ -18,7 +18,7 @@ export interface Ports {
 }
 
 /** Three ports from this worker's slice, taken in this order: OTLP/HTTP, OTLP/gRPC, admin. */
-export async function newPorts(): Promise<Ports> {
+async function newPorts(): Promise<Ports> {
   return { otlpHttp: await freePort(), otlpGrpc: await freePort(), admin: await freePort() };
 }
 
@@ -36,7 +36,7 @@ export interface TracesPipeline {
  * A `sonde run` config: the OTLP receiver on ports.otlpGrpc / ports.otlpHttp, the admin endpoint
  * on ports.admin, and one traces pipeline `otlp -> processors -> exporter`.
  */
-export function tracesConfigYaml(ports: Ports, p: TracesPipeline): string {
+function tracesConfigYaml(ports: Ports, p: TracesPipeline): string {
   const processors = Object.entries(p.processors ?? {});
   const chain = processors.length > 0 ? `processors: [${processors.map(([key]) => key).join(', ')}], ` : '';
   return [
@@ -57,7 +57,7 @@ export function tracesConfigYaml(ports: Ports, p: TracesPipeline): string {
   ].join('\n');
 }
 
-export function writeConfig(dir: string, yaml: string): string {
+function writeConfig(dir: string, yaml: string): string {
   const file = join(dir, 'sonde.yaml');
   writeFileSync(file, yaml);
   return file;

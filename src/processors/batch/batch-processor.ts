@@ -83,7 +83,6 @@ export class BatchProcessor implements Processor {
     this.buffer = { resourceSpans: [], resourceMetrics: [], items: 0 };
     const max = this.config.send_batch_max_size;
     const parts = max > 0 ? splitBatch(whole, max) : [whole];
-    if (whole.clientAddress !== undefined) for (const part of parts) part.clientAddress = whole.clientAddress;
     for (const part of parts) {
       const p = this.next
         .consume(part)

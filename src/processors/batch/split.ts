@@ -2,7 +2,8 @@ import type { ResourceMetrics, ResourceSpans, TelemetryBatch } from '../../pdata
 
 /**
  * Splits a batch into pieces of at most `max` items (spans or data points), keeping each item
- * under its own resource and scope. Items are moved, not copied.
+ * under its own resource and scope. Items are moved, not copied; every piece keeps the batch's
+ * clientAddress (the sender it came from).
  */
 export function splitBatch(batch: TelemetryBatch, max: number): TelemetryBatch[] {
   if (batch.signal === 'traces') {
@@ -29,7 +30,7 @@ export function splitBatch(batch: TelemetryBatch, max: number): TelemetryBatch[]
         }
       }
     }
-    return out.filter((x) => x.length > 0).map((resourceSpans) => ({ signal: 'traces', resourceSpans }));
+    return out.filter((x) => x.length > 0).map((resourceSpans) => withClient({ signal: 'traces', resourceSpans }, batch));
   }
   const out: ResourceMetrics[][] = [[]];
   let room = max;
@@ -62,5 +63,10 @@ export function splitBatch(batch: TelemetryBatch, max: number): TelemetryBatch[]
       }
     }
   }
-  return out.filter((x) => x.length > 0).map((resourceMetrics) => ({ signal: 'metrics', resourceMetrics }));
+  return out.filter((x) => x.length > 0).map((resourceMetrics) => withClient({ signal: 'metrics', resourceMetrics }, batch));
+}
+
+function withClient(part: TelemetryBatch, from: TelemetryBatch): TelemetryBatch {
+  if (from.clientAddress !== undefined) part.clientAddress = from.clientAddress;
+  return part;
 }

@@ -124,8 +124,7 @@ export class EbpfReceiver implements Receiver {
     if (busy || (!final && this.settings.backpressure.shouldRefuse())) {
       this.stats.skippedTicks++;
       this.skippedCollections(busy ? 'pipeline_busy' : 'memory_pressure').inc();
-      this.flushStats();
-      return;
+      return; // the BPF counters still reach /metrics: statsTimer flushes them
     }
     const resourceMetrics: ResourceMetrics[] = [];
     for (const f of this.features) if (f.collectMetrics) resourceMetrics.push(...f.collectMetrics());
